@@ -1,0 +1,207 @@
+"""Forward and backward passes over one block of rows (a shard of a mini-batch).
+
+Conventions (the seed's): ``z = W @ a + b`` with ``W`` of shape (out, in); a block of
+rows is a matrix ``A`` of shape (rows, in), so a layer computes ``Z = A @ W.T + b``.
+All parameters live in one flat float32 vector ``theta``; layer ``l`` has its weights at
+``theta[w_off[l]:]`` (out*in values, row-major) and its biases at ``theta[b_off[l]:]``.
+A shard's activations live in one flat buffer; layer ``l`` (0 = input) at ``a_off[l]``,
+with room for the largest shard. Deltas use the same layout in a second buffer.
+
+Hidden derivatives are taken from the activation ``a`` rather than ``z`` (``a`` and
+``z`` share a sign for (leaky) ReLU; tanh' = 1 - a^2, sigmoid' = a (1 - a)), so the
+pre-activations never need to be stored.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .codes import JIT
+
+
+@njit(**JIT)
+def block(buf, offset, rows, cols):
+    """The (rows, cols) matrix stored at ``buf[offset:]``: a view, no copy."""
+    return buf[offset : offset + rows * cols].reshape((rows, cols))
+
+
+@njit(**JIT)
+def bias_hidden(Z, b, hidden, alpha):
+    """Z <- f(Z + b) in place for a hidden activation code (see codes.HIDDEN)."""
+    rows, cols = Z.shape
+    one = np.float32(1.0)
+    for i in range(rows):
+        for j in range(cols):
+            z = Z[i, j] + b[j]
+            if hidden == 0:
+                Z[i, j] = z if z > 0 else alpha * z
+            elif hidden == 1:
+                Z[i, j] = z if z > 0 else np.float32(0.0)
+            elif hidden == 2:
+                Z[i, j] = math.tanh(z)
+            else:
+                Z[i, j] = one / (one + math.exp(-z))
+
+
+@njit(**JIT)
+def bias_output(Z, b, output):
+    """Z <- softmax(Z + b) row by row (code 0), or sigmoid(Z + b) (codes 1, 2)."""
+    rows, cols = Z.shape
+    one = np.float32(1.0)
+    for i in range(rows):
+        if output == 0:
+            # subtract the row maximum so exp never overflows
+            zmax = Z[i, 0] + b[0]
+            for j in range(cols):
+                Z[i, j] += b[j]
+                zmax = max(zmax, Z[i, j])
+            total = np.float32(0.0)
+            for j in range(cols):
+                e = np.float32(math.exp(Z[i, j] - zmax))
+                Z[i, j] = e
+                total += e
+            inv = one / total
+            for j in range(cols):
+                Z[i, j] *= inv
+        else:
+            for j in range(cols):
+                Z[i, j] = one / (one + np.float32(math.exp(-(Z[i, j] + b[j]))))
+
+
+@njit(**JIT)
+def times_hidden_derivative(D, A, hidden, alpha):
+    """D <- D * f'(z), with f' written in terms of a = f(z) (see the module docstring)."""
+    rows, cols = D.shape
+    one = np.float32(1.0)
+    for i in range(rows):
+        for j in range(cols):
+            a = A[i, j]
+            if hidden == 0:
+                if a <= 0:
+                    D[i, j] *= alpha
+            elif hidden == 1:
+                if a <= 0:
+                    D[i, j] = np.float32(0.0)
+            elif hidden == 2:
+                D[i, j] *= one - a * a
+            else:
+                D[i, j] *= a * (one - a)
+
+
+@njit(**JIT)
+def forward_block(theta, w_off, b_off, sizes, a_off, acts, rows, hidden, output, alpha):
+    """Run the block whose inputs sit at ``acts[a_off[0]:]`` through every layer."""
+    n_layers = len(sizes) - 1
+    for l in range(n_layers):
+        n_in, n_out = sizes[l], sizes[l + 1]
+        A = block(acts, a_off[l], rows, n_in)
+        Z = block(acts, a_off[l + 1], rows, n_out)
+        W = block(theta, w_off[l], n_out, n_in)
+        b = theta[b_off[l] : b_off[l] + n_out]
+        np.dot(A, W.T, Z)
+        if l < n_layers - 1:
+            bias_hidden(Z, b, hidden, alpha)
+        else:
+            bias_output(Z, b, output)
+
+
+@njit(**JIT)
+def output_delta(P, T, output, scale, D):
+    """The delta at the output (dC/dz, times ``scale``) and the block's summed loss.
+
+    softmax + cross-entropy and sigmoid + binary cross-entropy both give P - T;
+    sigmoid + quadratic cost C = sum((a - y)^2) gives 2 (a - y) a (1 - a).
+    ``scale`` is 1/batch so that the summed shard gradients are the batch mean.
+    Returns (summed loss, number of rows whose arg-max matches the target's).
+    """
+    rows, cols = P.shape
+    loss = 0.0
+    correct = 0
+    tiny = 1e-30
+    one = np.float32(1.0)
+    for i in range(rows):
+        best_p, best_t = 0, 0
+        for j in range(cols):
+            p, t = P[i, j], T[i, j]
+            if P[i, j] > P[i, best_p]:
+                best_p = j
+            if T[i, j] > T[i, best_t]:
+                best_t = j
+            if output == 0:
+                if t != 0:
+                    loss -= t * math.log(max(p, tiny))
+                D[i, j] = (p - t) * scale
+            elif output == 1:
+                diff = p - t
+                loss += diff * diff
+                D[i, j] = np.float32(2.0) * diff * p * (one - p) * scale
+            else:
+                loss -= t * math.log(max(p, tiny)) + (1.0 - t) * math.log(max(1.0 - p, tiny))
+                D[i, j] = (p - t) * scale
+        if best_p == best_t:
+            correct += 1
+    return loss, correct
+
+
+@njit(**JIT)
+def backward_block(theta, w_off, b_off, sizes, a_off, acts, deltas, rows, hidden, alpha, grad):
+    """Back-propagate the output delta (already in ``deltas``) and write this block's
+    weight and bias gradients into ``grad`` (same layout as ``theta``)."""
+    n_layers = len(sizes) - 1
+    for l in range(n_layers - 1, -1, -1):
+        n_in, n_out = sizes[l], sizes[l + 1]
+        D = block(deltas, a_off[l + 1], rows, n_out)
+        A = block(acts, a_off[l], rows, n_in)
+        np.dot(D.T, A, block(grad, w_off[l], n_out, n_in))
+        gb = grad[b_off[l] : b_off[l] + n_out]
+        gb[:] = 0.0
+        for i in range(rows):
+            for j in range(n_out):
+                gb[j] += D[i, j]
+        if l > 0:
+            D_prev = block(deltas, a_off[l], rows, n_in)
+            np.dot(D, block(theta, w_off[l], n_out, n_in), D_prev)
+            times_hidden_derivative(D_prev, A, hidden, alpha)
+
+
+@njit(**JIT)
+def gather(X, rows, start, count, scale, A0):
+    """A0[i] <- X[rows[start + i]] * scale: uint8 images become float32 in [0, 1] here,
+    one mini-batch at a time, so no float copy of the data set ever exists."""
+    n_in = X.shape[1]
+    for i in range(count):
+        r = rows[start + i]
+        for j in range(n_in):
+            A0[i, j] = np.float32(X[r, j]) * scale
+
+
+@njit(**JIT)
+def onehot(y, rows, start, count, T):
+    """T[i] <- the one-hot row of label y[rows[start + i]]."""
+    T[:count] = 0.0
+    for i in range(count):
+        T[i, y[rows[start + i]]] = 1.0
+
+
+@njit(**JIT)
+def copy_rows(Y, rows, start, count, T):
+    """T[i] <- Y[rows[start + i]] (target rows given directly, e.g. soft targets)."""
+    for i in range(count):
+        T[i, :] = Y[rows[start + i]]
+
+
+@njit(**JIT)
+def shard_gradient(theta, w_off, b_off, sizes, a_off, acts, deltas, T, rows, fn, scale, grad):
+    """Forward, output delta and backward for one shard whose inputs are gathered into
+    ``acts`` and targets into ``T``; returns (summed loss, correct count)."""
+    hidden, output, alpha = fn
+    L = len(sizes) - 1
+    forward_block(theta, w_off, b_off, sizes, a_off, acts, rows, hidden, output, alpha)
+    P = block(acts, a_off[L], rows, sizes[L])
+    D = block(deltas, a_off[L], rows, sizes[L])
+    loss, correct = output_delta(P, T[:rows], output, scale, D)
+    backward_block(theta, w_off, b_off, sizes, a_off, acts, deltas, rows, hidden, alpha, grad)
+    return loss, correct

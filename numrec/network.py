@@ -1,0 +1,301 @@
+"""``numrec.Network``: a dense network whose parameters live in one flat float32 vector.
+
+    net = numrec.Network([784, 256, 10], hidden="leaky_relu", alpha=0.01, seed=0)
+    net.forward(X)            # (n, 10) output activations
+    dW, db = net.gradients(X, y)
+
+``weights[l]`` (shape (out, in), the seed's convention z = W a + b) and ``biases[l]``
+are writable views into ``theta``, so the optimizer updates one contiguous buffer and
+a model is saved as that buffer plus a little metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .runtime import compile_notice, engine_threads
+from .kernels.codes import HIDDEN, MAX_SHARDS, OUTPUT, shard_size
+from .kernels.infer import forward_all, mean_gradient
+
+INITS = ("he", "glorot", "uniform")
+UINT8_SCALE = np.float32(1.0 / 255.0)
+
+
+def _choice(kind: str, value: str, allowed) -> str:
+    if value not in allowed:
+        raise ValueError(f"unknown {kind} {value!r}; expected one of: {', '.join(allowed)}")
+    return value
+
+
+class Network:
+    """A multi-layer perceptron: ``sizes[0]`` inputs, hidden layers, ``sizes[-1]`` outputs."""
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        hidden: str = "leaky_relu",
+        alpha: float = 0.01,
+        output: str = "softmax",
+        loss: str | None = None,
+        init: str = "he",
+        seed: int | None = 0,
+    ) -> None:
+        sizes = tuple(int(s) for s in sizes)
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"sizes must list at least 2 positive layer sizes, got {sizes}")
+        self.sizes = sizes
+        self.hidden = _choice("hidden activation", hidden, HIDDEN)
+        self.alpha = float(alpha)
+        if loss is None:
+            loss = "cross_entropy" if output == "softmax" else "mse"
+        _choice("output activation", output, sorted({o for o, _ in OUTPUT}))
+        _choice("loss", loss, sorted({lo for _, lo in OUTPUT}))
+        if (output, loss) not in OUTPUT:
+            pairs = ", ".join(f"{o}+{lo}" for o, lo in OUTPUT)
+            raise ValueError(f"output {output!r} with loss {loss!r} is not supported; use {pairs}")
+        self.output, self.loss = output, loss
+        self.init = _choice("init", init, INITS)
+        self.seed = seed
+        self.class_names: list[str] | None = None
+        self.meta: dict = {}
+
+        # layout of theta: W0, b0, W1, b1, ...
+        offsets, total = [], 0
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            offsets.append((total, total + n_out * n_in))
+            total += n_out * n_in + n_out
+        self.w_off = np.array([w for w, _ in offsets], dtype=np.int64)
+        self.b_off = np.array([b for _, b in offsets], dtype=np.int64)
+        self.theta = np.zeros(total, dtype=np.float32)
+        self._sizes = np.array(sizes, dtype=np.int64)
+        self.reset_parameters(seed)
+
+    # -- parameters -------------------------------------------------------------------
+    def reset_parameters(self, seed: int | None = None) -> None:
+        """Draw new weights: He (normal, std sqrt(2/in)), Glorot (uniform, limit
+        sqrt(6/(in+out))) or uniform(-1, 1) for weights and biases (the seed's "Random")."""
+        rng = np.random.default_rng(seed)
+        for W, b in zip(self.weights, self.biases):
+            n_out, n_in = W.shape
+            if self.init == "he":
+                W[:] = rng.normal(0.0, np.sqrt(2.0 / n_in), W.shape)
+                b[:] = 0.0
+            elif self.init == "glorot":
+                limit = np.sqrt(6.0 / (n_in + n_out))
+                W[:] = rng.uniform(-limit, limit, W.shape)
+                b[:] = 0.0
+            else:
+                W[:] = rng.uniform(-1.0, 1.0, W.shape)
+                b[:] = rng.uniform(-1.0, 1.0, b.shape)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.sizes) - 1
+
+    @property
+    def n_params(self) -> int:
+        return int(self.theta.size)
+
+    def _view(self, offset: int, shape: tuple[int, ...]) -> np.ndarray:
+        return self.theta[offset : offset + int(np.prod(shape))].reshape(shape)
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """W[l] of shape (sizes[l+1], sizes[l]): writable views into ``theta``."""
+        return [
+            self._view(int(o), (self.sizes[l + 1], self.sizes[l])) for l, o in enumerate(self.w_off)
+        ]
+
+    @weights.setter
+    def weights(self, values: Sequence[np.ndarray]) -> None:
+        self._assign(self.weights, values, "weights")
+
+    @property
+    def biases(self) -> list[np.ndarray]:
+        """b[l] of shape (sizes[l+1],): writable views into ``theta``."""
+        return [self._view(int(o), (self.sizes[l + 1],)) for l, o in enumerate(self.b_off)]
+
+    @biases.setter
+    def biases(self, values: Sequence[np.ndarray]) -> None:
+        self._assign(self.biases, values, "biases")
+
+    @staticmethod
+    def _assign(views, values, what):
+        values = list(values)
+        if len(values) != len(views):
+            raise ValueError(f"expected {len(views)} {what} arrays, got {len(values)}")
+        for l, (view, value) in enumerate(zip(views, values)):
+            value = np.asarray(value, dtype=np.float32)
+            if value.shape != view.shape:
+                raise ValueError(f"{what}[{l}] must have shape {view.shape}, got {value.shape}")
+            view[:] = value
+
+    # -- compiled-kernel plumbing --------------------------------------------------------
+    def _fn(self):
+        return (HIDDEN[self.hidden], OUTPUT[(self.output, self.loss)], np.float32(self.alpha))
+
+    def _net(self, rows_per_shard: int):
+        """(theta, w_off, b_off, sizes, a_off) with activation offsets for a shard size."""
+        a_off = np.concatenate([[0], np.cumsum(self._sizes) * rows_per_shard]).astype(np.int64)
+        return (self.theta, self.w_off, self.b_off, self._sizes, a_off)
+
+    def _workspace(self, rows_per_shard: int):
+        """Per-shard buffers: activations, deltas, targets and gradients."""
+        per_shard = int(self._sizes.sum()) * rows_per_shard
+        return (
+            np.zeros((MAX_SHARDS, per_shard), dtype=np.float32),
+            np.zeros((MAX_SHARDS, per_shard), dtype=np.float32),
+            np.zeros((MAX_SHARDS, rows_per_shard, self.sizes[-1]), dtype=np.float32),
+            np.zeros((MAX_SHARDS, self.n_params), dtype=np.float32),
+        )
+
+    def _input(self, X, what: str = "X") -> tuple[np.ndarray, np.float32, bool]:
+        """(2-D C-contiguous uint8/float32 rows, their scale, whether X was one row)."""
+        X = np.asarray(X)
+        single = X.ndim == 1
+        if single:
+            X = X[None, :]
+        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
+            raise ValueError(
+                f"{what} must have shape (n, {self.sizes[0]}) or ({self.sizes[0]},) "
+                f"for this network, got {np.shape(X) if not single else X.shape[1:]}"
+            )
+        if X.dtype == np.uint8:
+            return np.ascontiguousarray(X), UINT8_SCALE, single
+        if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
+            raise ValueError(f"{what} must be numeric, got dtype {X.dtype}")
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if not np.isfinite(X).all():
+            row = int(np.argwhere(~np.isfinite(X))[0, 0])
+            raise ValueError(f"{what} contains NaN or inf (first at row {row})")
+        return X, np.float32(1.0), single
+
+    def targets(self, Y, n: int) -> np.ndarray:
+        """Target rows (n, outputs) float32 from int labels or from rows (e.g. one-hot)."""
+        Y = np.asarray(Y)
+        k = self.sizes[-1]
+        if Y.ndim == 1 and n == 1 and Y.size == k > 1 and np.issubdtype(Y.dtype, np.floating):
+            Y = Y[None, :]  # the target row of a single sample
+        if Y.ndim <= 1:
+            T = np.zeros((n, k), dtype=np.float32)
+            T[np.arange(n), self.labels(np.atleast_1d(Y), n)] = 1.0
+            return T
+        if Y.shape != (n, k):
+            raise ValueError(f"target rows must have shape ({n}, {k}), got {Y.shape}")
+        T = np.ascontiguousarray(Y, dtype=np.float32)
+        if not np.isfinite(T).all():
+            raise ValueError("targets contain NaN or inf")
+        return T
+
+    def labels(self, y, n: int) -> np.ndarray:
+        """Validated int64 labels: one per row, each in 0..outputs-1."""
+        y = np.asarray(y)
+        if y.shape != (n,):
+            raise ValueError(f"labels must have shape ({n},), one per row of X; got {y.shape}")
+        if n and not np.issubdtype(y.dtype, np.integer):
+            if not (np.isfinite(y).all() and np.all(y == np.round(y))):
+                raise ValueError(f"labels must be integers, got dtype {y.dtype}")
+        y = y.astype(np.int64)
+        k = self.sizes[-1]
+        if n and (y.min() < 0 or y.max() >= k):
+            bad = int(y[(y < 0) | (y >= k)][0])
+            raise ValueError(f"label {bad} is out of range: this network has {k} outputs (0..{k - 1})")
+        return y
+
+    # -- the public maths ----------------------------------------------------------------
+    def forward(self, X, threads: int | None = None) -> np.ndarray:
+        """Output activations, shape (n, outputs), or (outputs,) for a single row.
+        uint8 rows are scaled by 1/255 as the training images were; floats are used as is."""
+        X, scale, single = self._input(X)
+        out = np.empty((X.shape[0], self.sizes[-1]), dtype=np.float32)
+        with engine_threads(threads), compile_notice("inference"):
+            forward_all(X, scale, self._net(1), self._fn(), out)
+        return out[0] if single else out
+
+    def gradients(self, X, Y) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(dW, db): the gradient of the loss averaged over the rows of X.
+        Y holds int labels or target rows (one-hot, or any targets for mse)."""
+        X, scale, _ = self._input(X)
+        n = X.shape[0]
+        if n == 0:
+            raise ValueError("gradients need at least one row")
+        T = self.targets(Y, n)
+        rows = shard_size(n)
+        ws = self._workspace(rows)
+        with engine_threads(), compile_notice("gradient"):
+            self.last_loss, _ = mean_gradient(X, T, scale, self._net(rows), self._fn(), ws)
+        g = ws[3][0]
+        dW = [g[o : o + W.size].reshape(W.shape).copy() for o, W in zip(self.w_off, self.weights)]
+        db = [g[o : o + b.size].copy() for o, b in zip(self.b_off, self.biases)]
+        return dW, db
+
+    def predict(self, X, threads: int | None = None) -> np.ndarray:
+        """The most probable class of each row (an int, for a single row)."""
+        P = self.forward(X, threads)
+        return np.argmax(P, axis=-1)
+
+    def evaluate(self, X, y, threads: int | None = None) -> dict:
+        """{"accuracy", "loss", "n"}: accuracy and mean loss over the rows of X."""
+        P = self.forward(X, threads)
+        P = P[None, :] if P.ndim == 1 else P
+        n = P.shape[0]
+        y = self.labels(np.atleast_1d(y), n)
+        if n == 0:
+            return {"accuracy": float("nan"), "loss": float("nan"), "n": 0}
+        return {"accuracy": float(np.mean(P.argmax(1) == y)), "loss": self.loss_of(P, y), "n": n}
+
+    def loss_of(self, P: np.ndarray, y: np.ndarray) -> float:
+        """Mean loss of output rows P against int labels y (float64 arithmetic)."""
+        P = P.astype(np.float64)
+        n = len(y)
+        tiny = 1e-30
+        if self.loss == "cross_entropy" and self.output == "softmax":
+            return float(-np.log(np.maximum(P[np.arange(n), y], tiny)).mean())
+        T = np.zeros_like(P)
+        T[np.arange(n), y] = 1.0
+        if self.loss == "mse":
+            return float(((P - T) ** 2).sum(1).mean())
+        bce = T * np.log(np.maximum(P, tiny)) + (1 - T) * np.log(np.maximum(1 - P, tiny))
+        return float(-bce.sum(1).mean())
+
+    # -- housekeeping -------------------------------------------------------------------
+    def config(self) -> dict:
+        """The architecture as plain JSON-able values (what ``save`` stores)."""
+        return {
+            "sizes": list(self.sizes),
+            "hidden": self.hidden,
+            "alpha": self.alpha,
+            "output": self.output,
+            "loss": self.loss,
+            "init": self.init,
+        }
+
+    def copy(self) -> Network:
+        other = Network(**self.config(), seed=None)
+        other.theta[:] = self.theta
+        other.class_names = None if self.class_names is None else list(self.class_names)
+        other.meta = dict(self.meta)
+        return other
+
+    def save(self, path: str | Path, **meta) -> Path:
+        """Write the model as .npz (parameters + JSON metadata), atomically."""
+        from .serialize import save_network
+
+        return save_network(self, path, **meta)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Network:
+        """Read a model saved by ``save``, or a model file of the seed project (text)."""
+        from .serialize import load_network
+
+        return load_network(path)
+
+    def __repr__(self) -> str:
+        arch = "-".join(map(str, self.sizes))
+        return (
+            f"Network({arch}, hidden={self.hidden!r}, output={self.output!r}, "
+            f"loss={self.loss!r}, params={self.n_params})"
+        )

@@ -1,0 +1,86 @@
+"""How the compiled kernels run: thread counts, BLAS threads, and the compile notice.
+
+Each shard of a mini-batch already runs on its own Numba thread; a multi-threaded BLAS
+inside each would oversubscribe the cores, and could change the order of floating-point
+sums and so the results. So BLAS is kept on one thread while our kernels run. One
+threadpoolctl controller is made once (finding the BLAS libraries costs a millisecond).
+
+The first call of a kernel may compile it (tens of seconds, once: the machine code is
+cached on disk). A user must not stare at a silent terminal meanwhile, so a call that has
+not returned after a second prints a notice.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from functools import lru_cache
+
+import numba
+from threadpoolctl import ThreadpoolController
+
+_warm: set[str] = set()
+NOTICE_AFTER = 1.0  # seconds; a warm start (cache load) takes less
+
+
+@lru_cache(maxsize=1)
+def _controller() -> ThreadpoolController:
+    import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba calls; load it first)
+
+    return ThreadpoolController()
+
+
+def max_threads() -> int:
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+@contextmanager
+def engine_threads(threads: int | None = None):
+    """Run the body with BLAS on one thread and Numba on ``threads`` (None: all cores)."""
+    n = max_threads() if threads is None else int(threads)
+    if not 1 <= n <= max_threads():
+        raise ValueError(
+            f"threads must be between 1 and {max_threads()} (the cores numba may use), "
+            f"got {threads}"
+        )
+    previous = numba.get_num_threads()
+    with _controller().limit(limits=1, user_api="blas"):
+        numba.set_num_threads(n)
+        try:
+            yield n
+        finally:
+            numba.set_num_threads(previous)
+
+
+@contextmanager
+def compile_notice(kernel: str):
+    """Wrap the first call of the ``kernel`` group: if it is still compiling after a
+    second, say so on stderr, and say how long it took once done."""
+    if kernel in _warm:
+        yield
+        return
+    start = time.perf_counter()
+    shown = threading.Event()
+
+    def announce():
+        shown.set()
+        print(
+            f"numrec: compiling the {kernel} kernels for first use "
+            "(once; cached on disk for next time)...",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    timer = threading.Timer(NOTICE_AFTER, announce)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+        _warm.add(kernel)
+    finally:
+        timer.cancel()
+        if shown.is_set():
+            took = time.perf_counter() - start
+            print(f"numrec: compiled in {took:.1f} s", file=sys.stderr, flush=True)
