@@ -59,6 +59,16 @@ def origin(path: Path) -> str | None:
     return _origins.get(Path(path))
 
 
+def is_network_failure(error: DownloadError) -> bool:
+    """True if no mirror could be reached at all (offline), rather than one answering badly.
+
+    Lets a caller fall back to offline data when there is no network, but never when a
+    server sent a wrong file (checksum or size mismatch) or refused it (HTTP error).
+    """
+    offline = ("timed out", "cannot connect", "connection failed")
+    return bool(error.attempts) and all(why.startswith(offline) for _, why in error.attempts)
+
+
 def mirror_urls(dataset: str, filename: str, mirrors: list[str]) -> list[str]:
     """The URLs ``fetch`` tries, in order: ``$NUMREC_MIRROR`` first, then the mirrors."""
     bases = list(mirrors)

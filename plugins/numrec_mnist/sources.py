@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from numrec import Dataset, DatasetError, DatasetSpec, Option, Split
-from numrec.download import fetch, origin
+from numrec.download import cached, fetch, origin
 from numrec.idx import read_image_label_pair
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
@@ -50,13 +50,16 @@ class IdxSource:
             paths = self.find_in(Path(data_dir).expanduser())
             origin_kind, source = "data_dir", str(Path(data_dir).expanduser())
         else:
+            missing = [file for file, _ in self.resources if cached(self.name, file) is None]
             paths = [
                 fetch(self.name, file, list(self.mirrors), sha256=sha256, progress=progress)
                 for file, sha256 in self.resources
             ]
-            urls = [u for u in map(origin, paths) if u]
-            origin_kind = "download" if urls else "cache"
-            source = urls[0].rsplit("/", 1)[0] + "/" if urls else str(paths[0].parent)
+            origin_kind = "download" if missing else "cache"
+            source = str(paths[0].parent)
+            if missing:  # name the mirror the data came from
+                url = origin(paths[[p.name for p in paths].index(missing[0])]) or source
+                source = url.rsplit("/", 1)[0] + "/"
         X, y = read_image_label_pair(paths[0], paths[1])
         X_test, y_test = read_image_label_pair(paths[2], paths[3])
         pixels = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]

@@ -1,0 +1,70 @@
+"""Shared fixtures: a numrec cache in a temp dir, a clean plugin host, a local HTTP server."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def numrec_cache(tmp_path, monkeypatch) -> Path:
+    """NUMREC_DATA pointed at an empty temp folder, and no NUMREC_MIRROR."""
+    root = tmp_path / "numrec-data"
+    monkeypatch.setenv("NUMREC_DATA", str(root))
+    monkeypatch.delenv("NUMREC_MIRROR", raising=False)
+    return root
+
+
+@pytest.fixture
+def numrec_plugin_host(monkeypatch):
+    """A fresh plugin host that loads no installed outside plugin; reset again after."""
+    from numrec import plugins
+
+    monkeypatch.setenv("NUMREC_LOAD_PLUGINS", "")
+    plugins._reset()
+    yield plugins
+    plugins._reset()
+
+
+class LocalServer:
+    """What the test server serves (``files``: URL path -> bytes) and what it was asked."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.url = ""
+
+    def paths(self) -> list[str]:
+        return [path for path, _ in self.requests]
+
+
+@pytest.fixture
+def numrec_http_server():
+    """A real HTTP server on 127.0.0.1 in a thread: 200 for ``files``, else 404."""
+    state = LocalServer()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            state.requests.append((self.path, dict(self.headers)))
+            body = state.files.get(self.path)
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):  # keep the test output quiet
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
