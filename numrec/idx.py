@@ -148,8 +148,10 @@ def _load_file(f: BinaryIO, label: str) -> memoryview:
     if size == 0:
         raise DatasetError(f"{label}: empty file; expected an IDX header (4-byte magic)")
     if f.read(2) == _GZIP_MAGIC:
-        f.seek(-4, os.SEEK_END)
-        hint = int.from_bytes(f.read(4), "little")
+        hint = 0
+        if size >= 18:  # the smallest gzip file: 10-byte header + 8-byte trailer
+            f.seek(-4, os.SEEK_END)
+            hint = int.from_bytes(f.read(4), "little")
         f.seek(0)
         return _gunzip(iter(lambda: f.read(_IN_CHUNK), b""), size, hint, label)
     # Map rather than read: the pages come from the OS file cache, shared and uncopied.

@@ -115,21 +115,15 @@ def list_plugins() -> list[dict[str, Any]]:
     owned: dict[str, list[str]] = {}
     for name, (_, owner) in sorted(registry.specs.items()):
         owned.setdefault(owner, []).append(name)
-    names = list(host.plugins)
-    names += [n for n, _ in host.pm.list_name_plugin() if n not in host.plugins]
-    result = []
-    for name in names:
-        info = host.plugins.get(name) or _Plugin(name, "outside")
-        result.append(
-            {
-                "name": name,
-                "version": info.version,
-                "kind": info.kind,
-                "datasets": owned.get(name, []),
-                "error": info.error or registry.errors.get(name),
-            }
-        )
-    return result
+    # the plugins loaded at start-up (broken ones too), then any registered since
+    infos = list(host.plugins.values())
+    infos += [_Plugin(n, "outside") for n, _ in host.pm.list_name_plugin() if n not in host.plugins]
+    return [
+        {"name": info.name, "version": info.version, "kind": info.kind,
+         "datasets": owned.get(info.name, []),
+         "error": info.error or registry.errors.get(info.name)}
+        for info in infos
+    ]  # fmt: skip
 
 
 def validate_options(spec: DatasetSpec, options: dict[str, Any]) -> dict[str, Any]:
@@ -190,14 +184,15 @@ def _get_host() -> _Host:
         return _host
 
 
-def _broken(host: _Host, info: _Plugin, error: BaseException | str) -> None:
-    info.error = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+def _broken(host: _Host, info: _Plugin, error: Exception) -> None:
+    info.error = f"{type(error).__name__}: {error}"
     host.plugins[info.name] = info
-    warnings.warn(
-        f"numrec plugin {info.name!r} could not be loaded: {info.error}",
-        PluginWarning,
-        stacklevel=4,
-    )
+    _warn(f"numrec plugin {info.name!r} could not be loaded: {info.error}")
+
+
+def _warn(message: str) -> None:
+    # The user's call is several frames up and varies; the message names the plugin.
+    warnings.warn(message, PluginWarning, stacklevel=2)
 
 
 def _load_builtins(host: _Host) -> None:
@@ -258,7 +253,7 @@ def _load_outside(host: _Host) -> None:
     wanted = _wanted_outside()
     if wanted == set():
         return
-    seen = set()
+    seen = {_normalise(name) for name in BUILTIN_PLUGINS}  # always loaded; not "missing"
     for ep in _entry_points():
         dist = getattr(ep, "dist", None)
         names = {_normalise(ep.name)} | ({_normalise(dist.name)} if dist else set())
@@ -266,12 +261,7 @@ def _load_outside(host: _Host) -> None:
             continue
         seen |= names
         if ep.name in host.plugins or host.pm.has_plugin(ep.name):
-            warnings.warn(
-                f"numrec plugin {ep.name!r} ({ep.value}) not loaded: a plugin of that name "
-                f"is already loaded",
-                PluginWarning,
-                stacklevel=3,
-            )
+            _warn(f"numrec plugin {ep.name!r} ({ep.value}) not loaded: that name is taken")
             continue
         info = _Plugin(ep.name, "outside", dist.version if dist else None)
         try:
@@ -283,11 +273,7 @@ def _load_outside(host: _Host) -> None:
         else:
             host.plugins[ep.name] = info
     for missing in sorted((wanted or set()) - seen):
-        warnings.warn(
-            f"NUMREC_LOAD_PLUGINS names {missing!r}, but no installed plugin has that name",
-            PluginWarning,
-            stacklevel=3,
-        )
+        _warn(f"NUMREC_LOAD_PLUGINS names {missing!r}, but no installed plugin has that name")
 
 
 # --- the data-set registry -------------------------------------------------------------
@@ -318,11 +304,7 @@ def _collect(pm: pluggy.PluginManager, key: tuple) -> _Registry:
         except Exception as e:
             why = f"{type(e).__name__}: {e}"
             registry.errors[owner] = f"register_datasets failed: {why}"
-            warnings.warn(
-                f"numrec plugin {owner!r} failed to register its data sets: {why}",
-                PluginWarning,
-                stacklevel=4,
-            )
+            _warn(f"numrec plugin {owner!r} failed to register its data sets: {why}")
             continue
         for name, spec in mine.items():
             if name in registry.conflicts:
@@ -335,7 +317,7 @@ def _collect(pm: pluggy.PluginManager, key: tuple) -> _Registry:
                 continue
             message = _conflict_message(name, registry.conflicts[name])
             registry.errors.setdefault(owner, message)
-            warnings.warn(message, PluginWarning, stacklevel=4)
+            _warn(message)
     return registry
 
 

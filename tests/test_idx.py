@@ -128,6 +128,7 @@ def test_malformed_bytes_are_named_by_the_caller():
         (lambda gz: gz[:-8] + b"\0\0\0\0" + gz[-4:], "corrupt gzip"),  # CRC wrong
         (lambda gz: gz + b"garbage!", "unexpected bytes after the end of the gzip data"),
         (lambda gz: gz[:3] + b"\xff" + gz[4:], "corrupt gzip"),  # header flags wrong
+        (lambda gz: gz[:2], "ends early"),  # nothing but the magic bytes
     ],
 )
 def test_corrupt_gzip_names_the_file(tmp_path, damage, message):
