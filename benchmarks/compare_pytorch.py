@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import fashion_mnist, median, table, timed  # noqa: E402
 
 import numrec  # noqa: E402
-from numrec.train import Trainer  # noqa: E402
+from numrec.training import Trainer  # noqa: E402
 
 
 def numrec_epoch(sizes, X, y, batch, threads, seed):

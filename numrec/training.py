@@ -107,8 +107,8 @@ class Trainer:
     def _checked_images(self, X: np.ndarray, part: str):
         if X.ndim != 2 or X.shape[1] != self.net.sizes[0]:
             raise ValueError(
-                f"the {part} images have {X.shape[1:]} features but the network takes "
-                f"{self.net.sizes[0]} inputs"
+                f"the {part} rows have {X.shape[1] if X.ndim == 2 else X.shape} features "
+                f"but the network takes {self.net.sizes[0]} inputs"
             )
         if X.dtype == np.uint8:
             return np.ascontiguousarray(X), UINT8_SCALE

@@ -1,0 +1,72 @@
+"""Compiled once: a cold start says it is compiling; a warm start reaches its first batch
+in about a second; and the on-disk cache works when the package directory is read-only.
+
+The package is copied to a temporary folder that is bind-mounted read-only in a private
+mount namespace (``unshare -m``), so numba cannot write next to the source and must use
+its user-wide cache directory ($XDG_CACHE_HOME/numba) instead.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import numrec
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    start = time.perf_counter()
+    # import the read-only copy, even where numrec is also installed in editable mode
+    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in type(f).__module__]
+    sys.path.insert(0, {site!r})
+    import numpy as np
+    import numrec
+    assert numrec.__file__.startswith({site!r}), numrec.__file__
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (64, 20), dtype=np.uint8)
+    y = rng.integers(0, 4, 64)
+    ds = numrec.Dataset("tiny", numrec.Split(X, y), numrec.Split(X[:8], y[:8]), list("abcd"))
+    numrec.train(numrec.Network([20, 8, 4]), ds, epochs=1, batch_size=64, progress=False)
+    print(f"first batch after {{time.perf_counter() - start:.2f}} s")
+    """
+)
+
+
+def can_remount() -> bool:
+    if not shutil.which("unshare") or not shutil.which("mount"):
+        return False
+    probe = subprocess.run(["unshare", "-m", "mount", "--bind", "-o", "ro", "/", "/"], capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not can_remount(), reason="needs `unshare -m` and bind mounts (root)")
+def test_cold_then_warm_start_from_a_read_only_package(tmp_path, record_property):
+    site = tmp_path / "site"
+    shutil.copytree(Path(numrec.__file__).parent, site / "numrec",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_CACHE")}
+    env.update(PYTHONPATH=str(site), XDG_CACHE_HOME=str(tmp_path / "cache"), NUMREC_LOAD_PLUGINS="")
+    script = SCRIPT.format(site=str(site))
+    command = (f'mount --bind -o ro "{site}" "{site}" && touch "{site}/w" 2>/dev/null && exit 3; '
+               f'exec "{sys.executable}" -c "$0"')
+
+    def run():
+        proc = subprocess.run(["unshare", "-m", "sh", "-c", command, script], env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        return proc
+
+    cold = run()
+    assert "compiling the training kernels" in cold.stderr
+    assert any((tmp_path / "cache" / "numba").rglob("*.nbi")), "nothing cached in the user dir"
+    warm = run()
+    assert "compiling" not in warm.stderr, warm.stderr
+    seconds = float(warm.stdout.split()[-2])
+    record_property("warm_first_batch_s", seconds)
+    print(f"cold: {cold.stdout.strip()}; warm: {warm.stdout.strip()}")
+    assert seconds < 5  # about a second here; generous for a loaded CI machine
