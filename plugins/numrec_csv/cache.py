@@ -85,9 +85,8 @@ def save(entry: Path, table: Table) -> bool:
     tmp = entry.with_name(f".{entry.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
-            with os.fdopen(fd, "wb") as f:
+            with open(tmp, "xb") as f:
                 np.savez(f, X=table.X, labels=table.labels, meta=np.array(json.dumps(meta)))
             os.replace(tmp, entry)
         finally:
