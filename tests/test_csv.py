@@ -228,6 +228,11 @@ def test_bad_option_combinations(tmp_path):
         load()
     with pytest.raises(DatasetError, match="test_fraction"):
         load(path=path, test_fraction=1.5)
+    with pytest.raises(DatasetError, match="leaves no test rows"):
+        load(path=path)  # one row per class: nothing to hold out
+    path.write_text("".join(f"{i % 10},{i}\n" for i in range(20)))  # 2 rows per class
+    ds = load(path=path)
+    assert len(ds.test) == 4 and len(set(ds.test.y)) == 4  # 0.2 * 20, spread over classes
     with pytest.raises(DatasetError, match="scale"):
         load(path=path, scale="minmax")
     with pytest.raises(DatasetError, match="no such file"):

@@ -76,8 +76,12 @@ def load_csv(
     header: str = "auto",
     scale: str = "auto",
     cache: bool = True,
+    progress: bool = True,
 ) -> Dataset:
-    """Load CSV data: ``train`` and ``test`` files, or one ``path`` split by class."""
+    """Load CSV data: ``train`` and ``test`` files, or one ``path`` split by class.
+
+    ``progress=False`` hides the parse progress bar (it shows only on a terminal anyway).
+    """
     if scale not in prepare.SCALES:
         raise DatasetError(f"scale={scale!r}: expected one of {', '.join(prepare.SCALES)}")
     if path is not None and (train is not None or test is not None):
@@ -87,9 +91,9 @@ def load_csv(
     if path is None and train is None:
         raise DatasetError("csv: no data; give train and test files, or path to split")
     parse_options = {"delimiter": delimiter, "header": header, "label_column": label_column}
-    main = read_table(Path(path if path is not None else train), parse_options, cache)
+    main = read_table(Path(path if path is not None else train), parse_options, cache, progress)
     if test is not None:
-        other = read_table(Path(test), parse_options, cache)
+        other = read_table(Path(test), parse_options, cache, progress)
         check_same_columns(main, other)
         y_train, y_test, names = prepare.encode_labels(main.labels, other.labels)
         prepare.check_classes(y_train, main.labels, str(main.layout.path))
@@ -108,7 +112,7 @@ def load_csv(
     meta = {
         "files": [str(p) for p in sources],
         "label_column": layout.label_name,
-        "delimiter": layout.delimiter,
+        "delimiter": "whitespace" if layout.delimiter is None else layout.delimiter,
         "header": layout.columns is not None,
         "scale": scale,
         **scale_meta,
@@ -125,7 +129,7 @@ def load_csv(
     )
 
 
-def read_table(path: Path, options: dict, use_cache: bool = True) -> Table:
+def read_table(path: Path, options: dict, use_cache: bool = True, progress: bool = True) -> Table:
     """The parsed ``path``: from the cache when it is unchanged, else parsed (and cached)."""
     if not path.is_file():
         what = "a folder" if path.is_dir() else "no such file"
@@ -133,7 +137,7 @@ def read_table(path: Path, options: dict, use_cache: bool = True) -> Table:
     entry = table_cache.cache_path(path, options) if use_cache else None
     table = table_cache.load(entry, path) if entry is not None else None
     if table is None:
-        table = parse(sniff(path, **options))
+        table = parse(sniff(path, **options), progress)
         if entry is not None:
             table_cache.save(entry, table)
     return table

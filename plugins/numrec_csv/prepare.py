@@ -63,17 +63,34 @@ def check_classes(y: np.ndarray, labels: np.ndarray, where: str) -> None:
 def stratified_split(
     y: np.ndarray, test_fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(train rows, test rows), each in file order: ``test_fraction`` of every class,
-    rounded, chosen at random with ``seed``; every class keeps a training row."""
+    """(train rows, test rows), each in file order, drawn at random with ``seed``.
+
+    ``round(test_fraction * rows)`` rows go to test, shared out over the classes in
+    proportion to their sizes (largest remainders first, ties at random), and every
+    class keeps at least one training row.
+    """
     if not 0.0 < test_fraction < 1.0:
         raise DatasetError(f"test_fraction={test_fraction}: expected a number between 0 and 1")
     rng = np.random.default_rng(seed)
     order = np.argsort(y, kind="stable")
     _, starts, counts = np.unique(y[order], return_index=True, return_counts=True)
+    quota = test_fraction * counts
+    n_test = np.minimum(np.floor(quota).astype(np.int64), counts - 1)
+    extra = max(int(round(test_fraction * len(y))), 1) - int(n_test.sum())
+    for c in np.lexsort((rng.random(len(counts)), -(quota - np.floor(quota)))):
+        if extra <= 0:
+            break
+        if n_test[c] < counts[c] - 1:
+            n_test[c] += 1
+            extra -= 1
+    if n_test.sum() == 0:
+        raise DatasetError(
+            f"test_fraction={test_fraction} of {len(y)} rows leaves no test rows (each "
+            f"class keeps at least one training row); expected more rows or a test file"
+        )
     is_test = np.zeros(len(y), bool)
-    for start, count in zip(starts, counts, strict=True):
-        n_test = min(int(round(test_fraction * count)), count - 1)
-        is_test[rng.permutation(order[start : start + count])[:n_test]] = True
+    for start, count, k in zip(starts, counts, n_test, strict=True):
+        is_test[rng.permutation(order[start : start + count])[:k]] = True
     return np.flatnonzero(~is_test), np.flatnonzero(is_test)
 
 
