@@ -27,8 +27,17 @@ from numrec.training import Trainer  # noqa: E402
 def numrec_epoch(sizes, X, y, batch, threads, seed):
     net = numrec.Network(sizes, seed=seed)
     ds = numrec.Dataset("bench", numrec.Split(X, y), numrec.Split(X[:0], y[:0]), list("0123456789"))
-    trainer = Trainer(net, ds, epochs=1, batch_size=batch, lr=0.05, momentum=0.9,
-                      threads=threads, seed=seed, progress=False)
+    trainer = Trainer(
+        net,
+        ds,
+        epochs=1,
+        batch_size=batch,
+        lr=0.05,
+        momentum=0.9,
+        threads=threads,
+        seed=seed,
+        progress=False,
+    )
     trainer.run()
     return trainer.history[-1]["seconds"]
 
@@ -79,7 +88,9 @@ def main(argv=None) -> None:
             theirs.append(n / torch_epoch(sizes, X, y, batch, args.threads, r))
         a, b = median(ours), median(theirs)
         rows.append(["-".join(map(str, sizes)), batch, f"{a:,.0f}", f"{b:,.0f}", f"{a / b:.2f}x"])
-        print(f"batch {batch}: numrec {a:,.0f}/s  pytorch {b:,.0f}/s  ratio {a / b:.2f}", flush=True)
+        print(
+            f"batch {batch}: numrec {a:,.0f}/s  pytorch {b:,.0f}/s  ratio {a / b:.2f}", flush=True
+        )
     print()
     print(f"threads={args.threads}, medians of {args.repeats} alternated one-epoch runs, samples/s")
     print(table(rows, ["network", "batch", "numrec", "PyTorch", "ratio"]))

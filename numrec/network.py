@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .runtime import compile_notice, engine_threads
 from .kernels.codes import HIDDEN, MAX_SHARDS, OUTPUT, shard_size
-from .kernels.infer import forward_all, mean_gradient
+from .kernels.infer import forward_all
+from .kernels.step import GRADIENT_ONLY, batch_deltas, gradient_and_update, task_plan
+from .runtime import compile_notice, engine_threads
 
 INITS = ("he", "glorot", "uniform")
 UINT8_SCALE = np.float32(1.0 / 255.0)
@@ -137,20 +138,29 @@ class Network:
     def _fn(self):
         return (HIDDEN[self.hidden], OUTPUT[(self.output, self.loss)], np.float32(self.alpha))
 
-    def _net(self, rows_per_shard: int):
-        """(theta, w_off, b_off, sizes, a_off) with activation offsets for a shard size."""
-        a_off = np.concatenate([[0], np.cumsum(self._sizes) * rows_per_shard]).astype(np.int64)
-        return (self.theta, self.w_off, self.b_off, self._sizes, a_off)
+    def _net(self):
+        """(theta, w_off, b_off, sizes): the parameters as the kernels take them."""
+        return (self.theta, self.w_off, self.b_off, self._sizes)
 
-    def _workspace(self, rows_per_shard: int):
-        """Per-shard buffers: activations, deltas, targets and gradients."""
-        per_shard = int(self._sizes.sum()) * rows_per_shard
-        return (
-            np.zeros((MAX_SHARDS, per_shard), dtype=np.float32),
-            np.zeros((MAX_SHARDS, per_shard), dtype=np.float32),
-            np.zeros((MAX_SHARDS, rows_per_shard, self.sizes[-1]), dtype=np.float32),
-            np.zeros((MAX_SHARDS, self.n_params), dtype=np.float32),
+    def _plan(self, batch: int):
+        """Buffer layout and work split for mini-batches of up to ``batch`` rows:
+        (plan, workspace) as the training kernels take them (see kernels.step)."""
+        sizes = self._sizes
+        rows = shard_size(batch)
+        before = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)  # units below l
+        hidden_before = before - sizes[0]  # units of layers 1 .. l-1
+        hidden_before[0] = 0
+        n_units, n_deltas = int(before[-1]), int(before[-1] - sizes[0])
+        plan = (batch * before[:-1], rows * hidden_before[:-1], batch * hidden_before[:-1],
+                task_plan(self.sizes))  # fmt: skip
+        workspace = (
+            np.zeros(batch * n_units, dtype=np.float32),  # activations, all layers
+            np.zeros((MAX_SHARDS, rows * n_deltas), dtype=np.float32),  # per-shard deltas
+            np.zeros(batch * n_deltas, dtype=np.float32),  # deltas, transposed
+            np.zeros((MAX_SHARDS, rows, self.sizes[-1]), dtype=np.float32),  # targets
+            np.zeros(self.n_params, dtype=np.float32),  # the gradient
         )
+        return plan, workspace
 
     def _input(self, X, what: str = "X") -> tuple[np.ndarray, np.float32, bool]:
         """(2-D C-contiguous uint8/float32 rows, their scale, whether X was one row)."""
@@ -202,7 +212,9 @@ class Network:
         k = self.sizes[-1]
         if n and (y.min() < 0 or y.max() >= k):
             bad = int(y[(y < 0) | (y >= k)][0])
-            raise ValueError(f"label {bad} is out of range: this network has {k} outputs (0..{k - 1})")
+            raise ValueError(
+                f"label {bad} is out of range: this network has {k} outputs (0..{k - 1})"
+            )
         return y
 
     # -- the public maths ----------------------------------------------------------------
@@ -212,7 +224,7 @@ class Network:
         X, scale, single = self._input(X)
         out = np.empty((X.shape[0], self.sizes[-1]), dtype=np.float32)
         with engine_threads(threads), compile_notice("inference"):
-            forward_all(X, scale, self._net(1), self._fn(), out)
+            forward_all(X, scale, self._net(), self._fn(), out)
         return out[0] if single else out
 
     def gradients(self, X, Y) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -223,11 +235,15 @@ class Network:
         if n == 0:
             raise ValueError("gradients need at least one row")
         T = self.targets(Y, n)
-        rows = shard_size(n)
-        ws = self._workspace(rows)
+        plan, ws = self._plan(n)
+        no_labels = np.zeros(0, dtype=np.int64)
+        no_opt = (GRADIENT_ONLY, 0.0, 0.0, 0.0, 0.0, 0.0)
         with engine_threads(), compile_notice("gradient"):
-            self.last_loss, _ = mean_gradient(X, T, scale, self._net(rows), self._fn(), ws)
-        g = ws[3][0]
+            loss, _ = batch_deltas(X, no_labels, T, np.arange(n), 0, n, scale, self._net(),
+                                   self._fn(), plan, ws)  # fmt: skip
+            gradient_and_update(n, self._net(), plan, ws, 0.0, no_opt, ws[4], ws[4], 1)
+        self.last_loss = loss / n
+        g = ws[4]
         dW = [g[o : o + W.size].reshape(W.shape).copy() for o, W in zip(self.w_off, self.weights)]
         db = [g[o : o + b.size].copy() for o, b in zip(self.b_off, self.biases)]
         return dW, db

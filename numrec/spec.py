@@ -6,8 +6,9 @@ loader runs, and the command line turns them into ``--flags`` with their help te
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)

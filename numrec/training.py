@@ -17,7 +17,6 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from .kernels.codes import shard_size
 from .kernels.step import train_batches
 from .network import UINT8_SCALE, Network
 from .optim import Optimizer
@@ -178,12 +177,12 @@ class Trainer:
     def warm_up(self) -> None:
         """Compile (or load from the cache) the training and inference kernels for these
         array types, with no work done, so no epoch's time includes compilation."""
-        rows = shard_size(self.batch_size)
+        plan, ws = self.net._plan(1)
         with compile_notice("training"):
             train_batches(
                 self.X, self.y, np.arange(len(self.y)), 0, 0, self.batch_size, np.zeros(1),
-                self.scale, self.net._net(rows), self.net._fn(), self.optimizer.kernel_args(),
-                (self.m, self.v, self.step), self.net._workspace(1),
+                self.scale, self.net._net(), self.net._fn(), plan, self.optimizer.kernel_args(),
+                (self.m, self.v, self.step), ws,
             )  # fmt: skip
         if len(self.test_y):
             self.net.forward(self.test_X[:0])
@@ -207,8 +206,7 @@ class Trainer:
     def _run_epoch(self) -> None:
         net, opt = self.net, self.optimizer
         n, batch, epoch = len(self.y), self.batch_size, self.epoch
-        rows = shard_size(batch)
-        net_args, ws = net._net(rows), net._workspace(rows)
+        plan, ws = net._plan(batch)
         lrs = opt.learning_rates(epoch, self.batches_per_epoch, self.epochs)
         perm = self.order(epoch)
         chunk = max(1, CHUNK_SAMPLES // batch)
@@ -230,8 +228,8 @@ class Trainer:
                 start = time.perf_counter()
                 loss, correct, seen, done, finite = train_batches(
                     self.X, self.y, perm, self.batch, count, batch,
-                    lrs[self.batch : self.batch + count], self.scale, net_args, net._fn(),
-                    opt.kernel_args(), (self.m, self.v, self.step), ws,
+                    lrs[self.batch : self.batch + count], self.scale, net._net(), net._fn(),
+                    plan, opt.kernel_args(), (self.m, self.v, self.step), ws,
                 )  # fmt: skip
                 p = self.partial
                 p[0] += loss
@@ -252,7 +250,9 @@ class Trainer:
             record = self._end_epoch(lrs)
             bar.set_postfix(
                 loss=f"{record['loss']:.4f}",
-                test_acc="-" if record["test_accuracy"] is None else f"{record['test_accuracy']:.4f}",
+                test_acc="-"
+                if record["test_accuracy"] is None
+                else f"{record['test_accuracy']:.4f}",
                 rate=f"{record['samples_per_s']:.3g}/s",
             )
 

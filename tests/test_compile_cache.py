@@ -40,24 +40,34 @@ SCRIPT = textwrap.dedent(
 def can_remount() -> bool:
     if not shutil.which("unshare") or not shutil.which("mount"):
         return False
-    probe = subprocess.run(["unshare", "-m", "mount", "--bind", "-o", "ro", "/", "/"], capture_output=True)
+    probe = subprocess.run(
+        ["unshare", "-m", "mount", "--bind", "-o", "ro", "/", "/"], capture_output=True
+    )
     return probe.returncode == 0
 
 
 @pytest.mark.skipif(not can_remount(), reason="needs `unshare -m` and bind mounts (root)")
 def test_cold_then_warm_start_from_a_read_only_package(tmp_path, record_property):
     site = tmp_path / "site"
-    shutil.copytree(Path(numrec.__file__).parent, site / "numrec",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        Path(numrec.__file__).parent, site / "numrec", ignore=shutil.ignore_patterns("__pycache__")
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_CACHE")}
     env.update(PYTHONPATH=str(site), XDG_CACHE_HOME=str(tmp_path / "cache"), NUMREC_LOAD_PLUGINS="")
     script = SCRIPT.format(site=str(site))
-    command = (f'mount --bind -o ro "{site}" "{site}" && touch "{site}/w" 2>/dev/null && exit 3; '
-               f'exec "{sys.executable}" -c "$0"')
+    command = (
+        f'mount --bind -o ro "{site}" "{site}" && touch "{site}/w" 2>/dev/null && exit 3; '
+        f'exec "{sys.executable}" -c "$0"'
+    )
 
     def run():
-        proc = subprocess.run(["unshare", "-m", "sh", "-c", command, script], env=env,
-                              capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            ["unshare", "-m", "sh", "-c", command, script],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert proc.returncode == 0, proc.stderr
         return proc
 

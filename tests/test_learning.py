@@ -37,11 +37,16 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(not FASHION.is_dir(), reason=f"{FASHION} absent: apt-get install dataset-fashion-mnist")
+@pytest.mark.skipif(
+    not FASHION.is_dir(), reason=f"{FASHION} absent: apt-get install dataset-fashion-mnist"
+)
 def test_fashion_mnist_85_percent_in_3_epochs_with_uint8_images(record_property):
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT.format(data=str(FASHION))],
-        capture_output=True, text=True, timeout=900, env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=dict(os.environ),
     )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout

@@ -4,8 +4,11 @@ Conventions (the seed's): ``z = W @ a + b`` with ``W`` of shape (out, in); a blo
 rows is a matrix ``A`` of shape (rows, in), so a layer computes ``Z = A @ W.T + b``.
 All parameters live in one flat float32 vector ``theta``; layer ``l`` has its weights at
 ``theta[w_off[l]:]`` (out*in values, row-major) and its biases at ``theta[b_off[l]:]``.
-A shard's activations live in one flat buffer; layer ``l`` (0 = input) at ``a_off[l]``,
-with room for the largest shard. Deltas use the same layout in a second buffer.
+The activations of a whole mini-batch live in one flat buffer: layer ``l`` (0 = input)
+is a row-major (rows, sizes[l]) matrix at ``a_off[l]``, so a shard's rows are one
+contiguous block of it. Deltas are computed per shard in a scratch buffer, then stored
+transposed (sizes[l], rows) so that the weight gradient of any block of output units is
+one contiguous matrix product over the whole batch.
 
 Hidden derivatives are taken from the activation ``a`` rather than ``z`` (``a`` and
 ``z`` share a sign for (leaky) ReLU; tanh' = 1 - a^2, sigmoid' = a (1 - a)), so the
@@ -92,13 +95,15 @@ def times_hidden_derivative(D, A, hidden, alpha):
 
 
 @njit(**JIT)
-def forward_block(theta, w_off, b_off, sizes, a_off, acts, rows, hidden, output, alpha):
-    """Run the block whose inputs sit at ``acts[a_off[0]:]`` through every layer."""
+def forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, rows, hidden, output, alpha):
+    """Run rows row0 .. row0+rows-1, whose inputs sit in layer 0 of ``acts``, through
+    every layer. Layer l of ``acts`` is a row-major (rows_total, sizes[l]) matrix at
+    ``a_off[l]``, so any run of rows is one contiguous block."""
     n_layers = len(sizes) - 1
     for l in range(n_layers):
         n_in, n_out = sizes[l], sizes[l + 1]
-        A = block(acts, a_off[l], rows, n_in)
-        Z = block(acts, a_off[l + 1], rows, n_out)
+        A = block(acts, a_off[l] + row0 * n_in, rows, n_in)
+        Z = block(acts, a_off[l + 1] + row0 * n_out, rows, n_out)
         W = block(theta, w_off[l], n_out, n_in)
         b = theta[b_off[l] : b_off[l] + n_out]
         np.dot(A, W.T, Z)
@@ -147,24 +152,46 @@ def output_delta(P, T, output, scale, D):
 
 
 @njit(**JIT)
-def backward_block(theta, w_off, b_off, sizes, a_off, acts, deltas, rows, hidden, alpha, grad):
-    """Back-propagate the output delta (already in ``deltas``) and write this block's
-    weight and bias gradients into ``grad`` (same layout as ``theta``)."""
-    n_layers = len(sizes) - 1
-    for l in range(n_layers - 1, -1, -1):
-        n_in, n_out = sizes[l], sizes[l + 1]
-        D = block(deltas, a_off[l + 1], rows, n_out)
-        A = block(acts, a_off[l], rows, n_in)
-        np.dot(D.T, A, block(grad, w_off[l], n_out, n_in))
-        gb = grad[b_off[l] : b_off[l] + n_out]
-        gb[:] = 0.0
-        for i in range(rows):
-            for j in range(n_out):
-                gb[j] += D[i, j]
-        if l > 0:
-            D_prev = block(deltas, a_off[l], rows, n_in)
-            np.dot(D, block(theta, w_off[l], n_out, n_in), D_prev)
-            times_hidden_derivative(D_prev, A, hidden, alpha)
+def backprop_deltas(theta, w_off, sizes, a_off, acts, row0, rows, d_off, deltas, hidden, alpha):
+    """From the output delta (at ``deltas[d_off[L]:]``, rows x sizes[L]) back to layer 1:
+    delta_{l-1} = (delta_l @ W_l) * f'(a_{l-1}), for this block of rows only."""
+    for l in range(len(sizes) - 1, 1, -1):
+        n_in, n_out = sizes[l - 1], sizes[l]
+        D = block(deltas, d_off[l], rows, n_out)
+        D_prev = block(deltas, d_off[l - 1], rows, n_in)
+        np.dot(D, block(theta, w_off[l - 1], n_out, n_in), D_prev)
+        times_hidden_derivative(
+            D_prev, block(acts, a_off[l - 1] + row0 * n_in, rows, n_in), hidden, alpha
+        )
+
+
+@njit(**JIT)
+def store_transposed(deltas, d_off, sizes, row0, rows, batch, deltas_t, t_off):
+    """Copy this block's deltas into the batch-wide transposed deltas: layer l's
+    (sizes[l], batch) matrix at ``t_off[l]``, columns row0 .. row0+rows-1."""
+    for l in range(1, len(sizes)):
+        D = block(deltas, d_off[l], rows, sizes[l])
+        DT = block(deltas_t, t_off[l], sizes[l], batch)
+        for j in range(sizes[l]):
+            for i in range(rows):
+                DT[j, row0 + i] = D[i, j]
+
+
+@njit(**JIT)
+def weight_gradient(w_off, b_off, sizes, a_off, acts, t_off, deltas_t, batch, layer, r0, r1, grad):
+    """Rows r0 .. r1-1 of layer ``layer``'s weight and bias gradients, summed over the
+    whole batch in one product: dW[r0:r1] = delta^T[r0:r1] @ A_prev, db[r0:r1] = row sums.
+    Each gradient element is computed by exactly one call, the same way whatever the
+    thread count: this is what makes training reproducible without reduction buffers."""
+    n_in = sizes[layer - 1]
+    DT = block(deltas_t, t_off[layer] + r0 * batch, r1 - r0, batch)
+    A = block(acts, a_off[layer - 1], batch, n_in)
+    np.dot(DT, A, block(grad, w_off[layer - 1] + r0 * n_in, r1 - r0, n_in))
+    for j in range(r1 - r0):
+        total = np.float32(0.0)
+        for i in range(batch):
+            total += DT[j, i]
+        grad[b_off[layer - 1] + r0 + j] = total
 
 
 @njit(**JIT)
@@ -194,14 +221,15 @@ def copy_rows(Y, rows, start, count, T):
 
 
 @njit(**JIT)
-def shard_gradient(theta, w_off, b_off, sizes, a_off, acts, deltas, T, rows, fn, scale, grad):
-    """Forward, output delta and backward for one shard whose inputs are gathered into
-    ``acts`` and targets into ``T``; returns (summed loss, correct count)."""
+def shard_deltas(theta, w_off, b_off, sizes, a_off, acts, row0, rows, T, fn, scale, d_off, deltas):
+    """Forward, output delta and back-propagated deltas for one shard of rows whose
+    inputs are gathered into ``acts`` and targets into ``T``; (summed loss, correct)."""
     hidden, output, alpha = fn
     L = len(sizes) - 1
-    forward_block(theta, w_off, b_off, sizes, a_off, acts, rows, hidden, output, alpha)
-    P = block(acts, a_off[L], rows, sizes[L])
-    D = block(deltas, a_off[L], rows, sizes[L])
-    loss, correct = output_delta(P, T[:rows], output, scale, D)
-    backward_block(theta, w_off, b_off, sizes, a_off, acts, deltas, rows, hidden, alpha, grad)
+    forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, rows, hidden, output, alpha)
+    P = block(acts, a_off[L] + row0 * sizes[L], rows, sizes[L])
+    loss, correct = output_delta(
+        P, T[:rows], output, scale, block(deltas, d_off[L], rows, sizes[L])
+    )
+    backprop_deltas(theta, w_off, sizes, a_off, acts, row0, rows, d_off, deltas, hidden, alpha)
     return loss, correct

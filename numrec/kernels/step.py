@@ -1,12 +1,18 @@
-"""The compiled training loop: many mini-batches per call, no Python per batch.
+"""The compiled training step and loop: many mini-batches per call, no Python per batch.
 
-Per mini-batch: the rows are split into shards by a plan that depends on the batch size
-only (``codes.shard_size``); each shard gathers its rows, runs forward and backward on
-its own thread and writes its gradient into its own buffer ``grads[k]``; then the
-buffers are summed in the fixed order k = 0, 1, ... while the optimizer updates the
-parameters (in parallel over parameter chunks). Every number is computed the same way
-whatever the thread count, so training is bit-reproducible (stumpy's ``stump`` uses the
-same pattern of per-thread buffers and a serial, fixed-order reduction).
+A mini-batch takes two parallel passes:
+
+1. Shards of rows (a plan that depends on the batch size only, ``shard_plan``): each
+   shard gathers its rows, runs forward, computes the output delta and back-propagates
+   the deltas, on its own thread, into its own rows of batch-wide buffers.
+2. Blocks of parameters (a plan that depends on the layer sizes only, ``task_plan``):
+   each task computes the weight and bias gradients of a block of output units summed
+   over the whole batch - one matrix product with the batch as its inner dimension - and
+   applies the optimizer to that block at once, while it is still in cache.
+
+Every gradient element is computed by one task in one fixed order, so the trained weights
+are bit-identical whatever the number of threads, and no per-thread gradient buffers
+need to be reduced (the reduction happens inside the matrix product, over the batch).
 """
 
 from __future__ import annotations
@@ -17,9 +23,18 @@ import numpy as np
 from numba import njit, prange
 
 from .codes import JIT, MAX_SHARDS, MIN_SHARD, PARALLEL_JIT
-from .layers import block, gather, onehot, shard_gradient
+from .layers import (
+    block,
+    copy_rows,
+    gather,
+    onehot,
+    shard_deltas,
+    store_transposed,
+    weight_gradient,
+)
 
-CHUNK = 4096  # parameters per task in the reduce/update pass
+TASK_PARAMS = 16384  # weights per gradient/update task: a block that stays in L2 cache
+GRADIENT_ONLY = -1  # optimizer code: compute the gradient, update nothing
 
 
 @njit(**JIT)
@@ -29,27 +44,34 @@ def shard_plan(batch):
     return size, (batch + size - 1) // size
 
 
+def task_plan(sizes) -> np.ndarray:
+    """(layer, first row, end row) blocks of output units covering every layer, about
+    TASK_PARAMS weights each: a function of the layer sizes alone."""
+    tasks = []
+    for layer in range(1, len(sizes)):
+        n_in, n_out = sizes[layer - 1], sizes[layer]
+        rows = max(1, min(n_out, TASK_PARAMS // n_in))
+        tasks += [(layer, r, min(n_out, r + rows)) for r in range(0, n_out, rows)]
+    return np.array(tasks, dtype=np.int64)
+
+
 @njit(**JIT)
-def update_chunk(theta, grads, n_shards, lo, hi, lr, opt, m, v, step):
-    """Sum the shard gradients of theta[lo:hi] in shard order and apply one optimizer step.
+def update_range(theta, grad, lo, hi, lr, opt, m, v, step):
+    """One optimizer step for theta[lo:hi] with gradient grad[lo:hi].
 
     opt = (code, momentum, beta1, beta2, eps, weight_decay); see codes.OPTIMIZERS.
     momentum/nesterov keep v <- mu v - lr g (Sutskever et al. 2013, the seed's form);
     with a constant learning rate this equals PyTorch's SGD(momentum=mu[, nesterov]).
     """
     code, mu, beta1, beta2, eps, wd = opt
-    lr32 = np.float32(lr)
-    mu32 = np.float32(mu)
-    wd32 = np.float32(wd)
-    b1, b2 = np.float32(beta1), np.float32(beta2)
-    eps32 = np.float32(eps)
-    # Adam's bias corrections, folded into one step size (Kingma & Ba, section 2)
+    lr32, mu32, wd32 = np.float32(lr), np.float32(mu), np.float32(wd)
+    b1, b2, eps32 = np.float32(beta1), np.float32(beta2), np.float32(eps)
+    one = np.float32(1.0)
+    # Adam's bias corrections (Kingma & Ba, algorithm 1)
     c1 = np.float32(1.0 - beta1**step)
     c2 = np.float32(math.sqrt(1.0 - beta2**step))
     for i in range(lo, hi):
-        g = grads[0, i]
-        for k in range(1, n_shards):
-            g += grads[k, i]
+        g = grad[i]
         if code == 4:
             theta[i] -= lr32 * wd32 * theta[i]  # AdamW: decay decoupled from the gradient
         else:
@@ -63,54 +85,70 @@ def update_chunk(theta, grads, n_shards, lo, hi, lr, opt, m, v, step):
             m[i] = mu32 * m[i] - lr32 * g
             theta[i] += mu32 * m[i] - lr32 * g
         else:
-            m[i] = b1 * m[i] + (np.float32(1.0) - b1) * g
-            v[i] = b2 * v[i] + (np.float32(1.0) - b2) * g * g
+            m[i] = b1 * m[i] + (one - b1) * g
+            v[i] = b2 * v[i] + (one - b2) * g * g
             theta[i] -= lr32 * (m[i] / c1) / (np.float32(math.sqrt(v[i])) / c2 + eps32)
 
 
 @njit(**PARALLEL_JIT)
-def reduce_update(theta, grads, n_shards, lr, opt, m, v, step):
-    """Fixed-order reduction of the shard gradients fused with the optimizer update."""
-    n = theta.size
-    for c in prange((n + CHUNK - 1) // CHUNK):
-        lo = c * CHUNK
-        update_chunk(theta, grads, n_shards, lo, min(n, lo + CHUNK), lr, opt, m, v, step)
+def batch_deltas(X, y, Y, rows, start, count, scale, net, fn, plan, ws):
+    """Pass 1 for rows[start:start+count]: forward and deltas, shard by shard.
 
-
-@njit(**PARALLEL_JIT)
-def batch_gradients(X, y, rows, start, count, scale, net, fn, ws):
-    """The mean gradient of rows[start:start+count] into the shard buffers ws[3][:k].
-
-    net = (theta, w_off, b_off, sizes, a_off); fn = (hidden, output, alpha);
-    ws = (acts, deltas, targets, grads), each (MAX_SHARDS, ...). Returns
-    (summed loss, correct count, number of shards used).
+    Targets are the one-hot rows of labels ``y`` or, when ``y`` is empty, the rows of
+    ``Y``. net = (theta, w_off, b_off, sizes); plan = (a_off, d_off, t_off, tasks);
+    ws = (acts, deltas, deltas_t, targets, grad). Returns (summed loss, correct).
     """
-    theta, w_off, b_off, sizes, a_off = net
-    acts, deltas, targets, grads = ws
+    theta, w_off, b_off, sizes = net
+    a_off, d_off, t_off, tasks = plan
+    acts, deltas, deltas_t, targets, grad = ws
     size, n_shards = shard_plan(count)
     inv = np.float32(1.0 / count)
     losses = np.zeros(n_shards)
     corrects = np.zeros(n_shards, dtype=np.int64)
     for k in prange(n_shards):
-        lo = start + k * size
-        rows_k = min(size, start + count - lo)
-        gather(X, rows, lo, rows_k, scale, block(acts[k], a_off[0], rows_k, sizes[0]))
-        onehot(y, rows, lo, rows_k, targets[k])
-        losses[k], corrects[k] = shard_gradient(
-            theta, w_off, b_off, sizes, a_off, acts[k], deltas[k], targets[k], rows_k, fn,
-            inv, grads[k],
+        row0 = k * size
+        n = min(size, count - row0)
+        gather(
+            X, rows, start + row0, n, scale, block(acts, a_off[0] + row0 * sizes[0], n, sizes[0])
         )
-    # summed in shard order, not in completion order
+        if y.size:
+            onehot(y, rows, start + row0, n, targets[k])
+        else:
+            copy_rows(Y, rows, start + row0, n, targets[k])
+        losses[k], corrects[k] = shard_deltas(
+            theta, w_off, b_off, sizes, a_off, acts, row0, n, targets[k], fn, inv, d_off, deltas[k]
+        )
+        store_transposed(deltas[k], d_off, sizes, row0, n, count, deltas_t, t_off)
     loss = 0.0
     correct = 0
-    for k in range(n_shards):
+    for k in range(n_shards):  # in shard order, not completion order
         loss += losses[k]
         correct += corrects[k]
-    return loss, correct, n_shards
+    return loss, correct
+
+
+@njit(**PARALLEL_JIT)
+def gradient_and_update(count, net, plan, ws, lr, opt, m, v, step):
+    """Pass 2: the batch's gradient block by block, each block updated right away
+    (``opt[0] == GRADIENT_ONLY``: only the gradient, left in ws[4])."""
+    theta, w_off, b_off, sizes = net
+    a_off, d_off, t_off, tasks = plan
+    acts, deltas, deltas_t, targets, grad = ws
+    for t in prange(tasks.shape[0]):
+        layer, r0, r1 = tasks[t, 0], tasks[t, 1], tasks[t, 2]
+        weight_gradient(
+            w_off, b_off, sizes, a_off, acts, t_off, deltas_t, count, layer, r0, r1, grad
+        )
+        if opt[0] != GRADIENT_ONLY:
+            n_in = sizes[layer - 1]
+            w0 = w_off[layer - 1]
+            update_range(theta, grad, w0 + r0 * n_in, w0 + r1 * n_in, lr, opt, m, v, step)
+            b0 = b_off[layer - 1]
+            update_range(theta, grad, b0 + r0, b0 + r1, lr, opt, m, v, step)
 
 
 @njit(**JIT)
-def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, opt, state, ws):
+def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, plan, opt, state, ws):
     """Train on mini-batches first .. first+count-1 of the epoch order ``perm``
     (``lrs[b]`` is the learning rate of batch first+b; X rows are multiplied by ``scale``).
 
@@ -118,9 +156,8 @@ def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, opt, sta
     Returns (summed loss, correct, samples seen, batches done, finite): training stops
     before the update of the first batch whose loss is not finite.
     """
-    theta = net[0]
     m, v, step = state
-    grads = ws[3]
+    no_rows = np.zeros((0, 1), dtype=np.float32)
     n = perm.size
     loss_sum = 0.0
     correct = 0
@@ -128,11 +165,11 @@ def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, opt, sta
     for b in range(count):
         start = (first + b) * batch
         rows = min(batch, n - start)
-        loss, hits, n_shards = batch_gradients(X, y, perm, start, rows, scale, net, fn, ws)
+        loss, hits = batch_deltas(X, y, no_rows, perm, start, rows, scale, net, fn, plan, ws)
         if not math.isfinite(loss):
             return loss_sum, correct, seen, b, False
         step[0] += 1
-        reduce_update(theta, grads, n_shards, lrs[b], opt, m, v, step[0])
+        gradient_and_update(rows, net, plan, ws, lrs[b], opt, m, v, step[0])
         loss_sum += loss
         correct += hits
         seen += rows

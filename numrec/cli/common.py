@@ -1,0 +1,254 @@
+"""What the console scripts share: the argument parser, error handling, data-set flags.
+
+Every script runs through ``run(prog, main, argv)``: a user's mistake (a missing file, bad
+data, a malformed value) becomes ONE line on stderr and exit status 2, Ctrl-C becomes
+exit status 130; ``--debug`` (or ``NUMREC_DEBUG=1``) shows the traceback instead.
+
+A data set's own options (declared by its plugin as ``numrec.Option``) become flags:
+``data_dir`` -> ``--data-dir``, ``label_column`` -> ``--label-column``. An option whose flag
+is already taken by the script (the CSV split's ``seed``) is prefixed with the data set's
+name (``--csv-seed``). Values are passed on as text; the plugin host converts and checks
+them, so an error names the option and what it expects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import DatasetError
+
+EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
+DEFAULT_DATASET = "mnist"
+
+
+class UsageError(Exception):
+    """A problem with the command line itself (reported like argparse's errors)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors, no abbreviations, and every default in --help."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        kwargs.setdefault("allow_abbrev", False)  # --lr must not silently mean --lr-schedule
+        super().__init__(*args, **kwargs)
+        self.foreign_flags: dict[str, list[str]] = {}  # flag -> data sets that take it
+
+    def error(self, message: str):
+        # argparse prints the whole usage block first; one line that points at --help reads
+        # better, and the flag of another data set deserves a hint
+        for flag, owners in self.foreign_flags.items():
+            if "unrecognized arguments" in message and flag in message.split():
+                message = (
+                    f"{flag} is an option of data set {' / '.join(owners)}; "
+                    f"add --dataset {owners[0]} (see {self.prog} --dataset {owners[0]} --help)"
+                )
+                break
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the epilog's examples as written and appends each option's default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" in text
+            or "default:" in text
+            or default in (None, False, argparse.SUPPRESS)
+            or action.nargs == 0
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def run(prog: str, main: Callable[[list[str]], int], argv: Sequence[str] | None = None) -> int:
+    """Call ``main(argv)`` and turn every expected failure into a message and an exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("NUMREC_DEBUG", "") not in ("", "0")
+    _quiet_warnings(prog)
+    previous = _sigterm_as_interrupt()
+    try:
+        return main(argv)
+    except UsageError as e:
+        if debug:
+            raise
+        return fail(prog, str(e))
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `numrec-predict ... | head`: the reader went away; not an error worth a message
+        sys.stderr.close()
+        return EXIT_OK
+    except (DatasetError, ValueError, OSError, FloatingPointError, ImportError) as e:
+        if debug:
+            raise
+        return fail(prog, describe(e))
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def fail(prog: str, message: str) -> int:
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def describe(error: BaseException) -> str:
+    """The one-line message of an exception, naming the file for OS errors."""
+    if isinstance(error, OSError) and error.filename is not None:
+        why = error.strerror or str(error)
+        if isinstance(error, FileNotFoundError):
+            why = "no such file or folder"
+        return f"{error.filename}: {why}"
+    text = str(error).strip() or type(error).__name__
+    return text
+
+
+def _sigterm_as_interrupt():
+    """SIGTERM outside training (loading, saving) ends the run like Ctrl-C: exit 130.
+    During training the Trainer installs its own handler and stops at a batch boundary."""
+    try:
+        return signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:  # not the main thread (a test calling main() from a thread)
+        return None
+
+
+def _quiet_warnings(prog: str) -> None:
+    """Warnings (a broken plugin, the offline fallback) as one line, without file:line."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"{prog}: warning: {message}", file=sys.stderr if file is None else file)
+
+    warnings.showwarning = show
+
+
+def warn(prog: str, message: str) -> None:
+    print(f"{prog}: warning: {message}", file=sys.stderr, flush=True)
+
+
+# --- data sets on the command line --------------------------------------------------------
+
+
+def flag_of(option_name: str) -> str:
+    return "--" + option_name.replace("_", "-")
+
+
+def peek(argv: list[str], flag: str) -> str | None:
+    """The value of ``flag`` in ``argv`` (``--flag V`` or ``--flag=V``), before parsing."""
+    value = None
+    for i, token in enumerate(argv):
+        if token == "--":
+            break
+        if token == flag and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif token.startswith(flag + "="):
+            value = token.split("=", 1)[1]
+    return value
+
+
+def given(argv: list[str], parser: argparse.ArgumentParser) -> set[str]:
+    """The ``dest`` of every option the user typed (rather than left at its default)."""
+    tokens = [t.split("=", 1)[0] for t in argv if t.startswith("-")]
+    return {
+        action.dest
+        for action in parser._actions
+        if any(flag in tokens for flag in action.option_strings)
+    }
+
+
+def add_dataset_flags(parser: Parser, dataset: str) -> dict[str, str]:
+    """Add ``--dataset`` and the flags of ``dataset``'s options; return dest -> option name.
+
+    Flags of the other data sets are remembered so that using one gives a useful hint.
+    """
+    from ..plugins import dataset_specs
+
+    specs = dataset_specs()
+    group = parser.add_argument_group(
+        f"options of data set {dataset!r}",
+        f"{specs[dataset].description}" if dataset in specs else "(unknown data set)",
+    )
+    group.add_argument(
+        "--dataset",
+        default=dataset,
+        metavar="NAME",
+        help=f"the data set: {', '.join(specs) or 'none installed'} "
+        f"(numrec-datasets lists them with their options)",
+    )
+    taken = {s for a in parser._actions for s in a.option_strings}
+    dests: dict[str, str] = {}
+    spec = specs.get(dataset)
+    for opt in spec.options if spec else ():
+        flag = flag_of(opt.name)
+        if flag in taken:
+            flag = f"--{dataset}-{opt.name.replace('_', '-')}"
+        dest = "ds_" + opt.name
+        dests[dest] = opt.name
+        extra = []
+        if opt.choices:
+            extra.append(f"one of {', '.join(map(str, opt.choices))}")
+        if opt.default is not None:
+            extra.append(f"default: {opt.default}")
+        text = opt.help + (f" ({'; '.join(extra)})" if extra else "")
+        group.add_argument(flag, dest=dest, metavar=_metavar(opt.type), help=text)
+        taken.add(flag)
+    if "--data-dir" not in taken:
+        # every data set that reads local files takes data_dir; this one does not, and the
+        # host will say so rather than argparse calling the flag unknown
+        group.add_argument(
+            "--data-dir",
+            dest="ds_data_dir",
+            metavar="DIR",
+            help=f"(not used by {dataset!r}) the folder of a data set's files",
+        )
+        dests["ds_data_dir"] = "data_dir"
+    for name, other in specs.items():
+        for opt in other.options if name != dataset else ():
+            flag = flag_of(opt.name)
+            if flag not in taken:
+                parser.foreign_flags.setdefault(flag, []).append(name)
+    return dests
+
+
+def _metavar(kind: type) -> str:
+    return {int: "N", float: "X", bool: "yes|no", Path: "PATH"}.get(kind, "TEXT")
+
+
+def dataset_options(args: argparse.Namespace, dests: dict[str, str]) -> dict[str, Any]:
+    """The data-set options the user gave, as option name -> text."""
+    return {name: getattr(args, dest) for dest, name in dests.items() if getattr(args, dest)}
+
+
+def check_dataset_name(name: str) -> None:
+    """Raise the host's own message for an unknown data set before parsing its flags."""
+    from ..plugins import dataset_specs, load_dataset
+
+    if name not in dataset_specs():
+        load_dataset(name)  # raises DatasetError: unknown data set ..., did you mean ...
+
+
+def need_module(module: str, extra: str, purpose: str) -> None:
+    """Fail early, before any work, when an optional dependency is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise UsageError(
+            f"{purpose} needs {module}, which is not installed; "
+            f"install it with: pip install 'numrec[{extra}]'"
+        )
+
+
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f} %"
