@@ -394,6 +394,9 @@ def _to_type(t: type, value: Any) -> Any:
     if t is str:
         if isinstance(value, os.PathLike):
             return os.fspath(value)
+        # a whole number is a fine text value (e.g. csv's label_column=0, a column index)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
         if not isinstance(value, str):
             raise TypeError("not text")
         return value
