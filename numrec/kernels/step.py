@@ -62,32 +62,36 @@ def update_range(theta, grad, lo, hi, lr, opt, m, v, step):
     opt = (code, momentum, beta1, beta2, eps, weight_decay); see codes.OPTIMIZERS.
     momentum/nesterov keep v <- mu v - lr g (Sutskever et al. 2013, the seed's form);
     with a constant learning rate this equals PyTorch's SGD(momentum=mu[, nesterov]).
+    L2 weight decay is added to the gradient; AdamW decays the weights directly.
+    One plain loop per optimizer, so that each one vectorises.
     """
     code, mu, beta1, beta2, eps, wd = opt
     lr32, mu32, wd32 = np.float32(lr), np.float32(mu), np.float32(wd)
-    b1, b2, eps32 = np.float32(beta1), np.float32(beta2), np.float32(eps)
-    one = np.float32(1.0)
-    # Adam's bias corrections (Kingma & Ba, algorithm 1)
-    c1 = np.float32(1.0 - beta1**step)
-    c2 = np.float32(math.sqrt(1.0 - beta2**step))
-    for i in range(lo, hi):
-        g = grad[i]
-        if code == 4:
-            theta[i] -= lr32 * wd32 * theta[i]  # AdamW: decay decoupled from the gradient
-        else:
-            g += wd32 * theta[i]  # L2 weight decay as part of the gradient
-        if code == 0:
-            theta[i] -= lr32 * g
-        elif code == 1:
-            m[i] = mu32 * m[i] - lr32 * g
+    if code == 0:
+        for i in range(lo, hi):
+            theta[i] -= lr32 * (grad[i] + wd32 * theta[i])
+    elif code == 1:
+        for i in range(lo, hi):
+            m[i] = mu32 * m[i] - lr32 * (grad[i] + wd32 * theta[i])
             theta[i] += m[i]
-        elif code == 2:
+    elif code == 2:
+        for i in range(lo, hi):
+            g = grad[i] + wd32 * theta[i]
             m[i] = mu32 * m[i] - lr32 * g
             theta[i] += mu32 * m[i] - lr32 * g
-        else:
+    else:
+        b1, b2, eps32 = np.float32(beta1), np.float32(beta2), np.float32(eps)
+        one = np.float32(1.0)
+        # Adam's bias corrections (Kingma & Ba, algorithm 1)
+        c1 = np.float32(1.0 - beta1**step)
+        c2 = np.float32(math.sqrt(1.0 - beta2**step))
+        decay = one - lr32 * wd32 if code == 4 else one  # AdamW: theta *= 1 - lr wd
+        l2 = np.float32(0.0) if code == 4 else wd32  # Adam: L2 in the gradient
+        for i in range(lo, hi):
+            g = grad[i] + l2 * theta[i]
             m[i] = b1 * m[i] + (one - b1) * g
             v[i] = b2 * v[i] + (one - b2) * g * g
-            theta[i] -= lr32 * (m[i] / c1) / (np.float32(math.sqrt(v[i])) / c2 + eps32)
+            theta[i] = decay * theta[i] - lr32 * (m[i] / c1) / (np.sqrt(v[i]) / c2 + eps32)
 
 
 @njit(**PARALLEL_JIT)
