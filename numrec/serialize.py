@@ -50,10 +50,12 @@ def _atomic_savez(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: 
         # np.savez would append .npz to a file object's name anyway; be explicit instead
         raise ValueError(f"{path}: model and checkpoint files must end in .npz")
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(meta, allow_nan=True, sort_keys=True)
+    text = json.dumps(meta, allow_nan=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
     try:
+        # mkstemp makes the file private (0600); give it the permissions a plain open would
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as out:
             np.savez(out, **{_META: np.array(text)}, **arrays)
             out.flush()
@@ -62,6 +64,12 @@ def _atomic_savez(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: 
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only portable way to read it is to set it...
+    os.umask(mask)  # ...and put it back at once
+    return mask
 
 
 def save_network(net: Network, path: str | os.PathLike, **meta: Any) -> Path:

@@ -40,17 +40,18 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)  # --lr must not silently mean --lr-schedule
         super().__init__(*args, **kwargs)
         self.foreign_flags: dict[str, list[str]] = {}  # flag -> data sets that take it
+        self.dataset_flags: dict[str, str] = {}  # option name -> its flag here
 
     def error(self, message: str):
         # argparse prints the whole usage block first; one line that points at --help reads
         # better, and the flag of another data set deserves a hint
         for flag, owners in self.foreign_flags.items():
             if "unrecognized arguments" in message and flag in message.split():
-                message = (
-                    f"{flag} is an option of data set {' / '.join(owners)}; "
-                    f"add --dataset {owners[0]} (see {self.prog} --dataset {owners[0]} --help)"
+                raise UsageError(
+                    f"{flag} is an option of data set {' / '.join(owners)}; add --dataset "
+                    f"{owners[0]} (see {self.prog} --dataset {owners[0]} --help)"
                 )
-                break
+        message = message.removeprefix("argument ")  # "argument --epochs: ..." -> "--epochs: ..."
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
@@ -63,7 +64,9 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         if (
             "%(default)" in text
             or "default:" in text
-            or default in (None, False, argparse.SUPPRESS)
+            or default is None
+            or default is False
+            or default == argparse.SUPPRESS
             or action.nargs == 0
         ):
             return text
@@ -168,24 +171,34 @@ def given(argv: list[str], parser: argparse.ArgumentParser) -> set[str]:
     }
 
 
-def add_dataset_flags(parser: Parser, dataset: str) -> dict[str, str]:
+def dataset_group(parser: Parser, dataset: str):
+    """The help section of the data set (made first, so it comes first in --help)."""
+    from ..plugins import dataset_specs
+
+    spec = dataset_specs().get(dataset)
+    return parser.add_argument_group(
+        f"data set {dataset!r} and its options",
+        spec.description if spec else "(unknown data set)",
+    )
+
+
+def add_dataset_flags(
+    parser: Parser, group, dataset: str, note: str | None = None
+) -> dict[str, str]:
     """Add ``--dataset`` and the flags of ``dataset``'s options; return dest -> option name.
 
-    Flags of the other data sets are remembered so that using one gives a useful hint.
+    Call it after the script's own flags, so a clash gets the data set's prefix. Flags of
+    the other data sets are remembered so that using one gives a useful hint.
     """
     from ..plugins import dataset_specs
 
     specs = dataset_specs()
-    group = parser.add_argument_group(
-        f"options of data set {dataset!r}",
-        f"{specs[dataset].description}" if dataset in specs else "(unknown data set)",
-    )
     group.add_argument(
         "--dataset",
         default=dataset,
         metavar="NAME",
-        help=f"the data set: {', '.join(specs) or 'none installed'} "
-        f"(numrec-datasets lists them with their options)",
+        help=f"the data set ({note or f'default: {dataset}'}): "
+        f"{', '.join(specs) or 'none installed'}; numrec-datasets lists them with their options",
     )
     taken = {s for a in parser._actions for s in a.option_strings}
     dests: dict[str, str] = {}
@@ -196,6 +209,7 @@ def add_dataset_flags(parser: Parser, dataset: str) -> dict[str, str]:
             flag = f"--{dataset}-{opt.name.replace('_', '-')}"
         dest = "ds_" + opt.name
         dests[dest] = opt.name
+        parser.dataset_flags[opt.name] = flag
         extra = []
         if opt.choices:
             extra.append(f"one of {', '.join(map(str, opt.choices))}")
@@ -220,6 +234,33 @@ def add_dataset_flags(parser: Parser, dataset: str) -> dict[str, str]:
             if flag not in taken:
                 parser.foreign_flags.setdefault(flag, []).append(name)
     return dests
+
+
+def whole(minimum: int):
+    """An argparse type: a whole number, ``minimum`` or more."""
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
+        return value
+
+    return convert
+
+
+def path_with_suffix(suffixes: tuple[str, ...]):
+    """An argparse type: a path that must end in one of ``suffixes``."""
+
+    def convert(text: str) -> Path:
+        path = Path(text).expanduser()
+        if path.suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(f"{text!r} must end in {' or '.join(suffixes)}")
+        return path
+
+    return convert
 
 
 def _metavar(kind: type) -> str:
@@ -250,5 +291,12 @@ def need_module(module: str, extra: str, purpose: str) -> None:
         )
 
 
-def percent(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.2f} %"
+def check_threads(threads: int | None) -> None:
+    """--threads beyond the cores numba may use: say so before any work is done."""
+    from ..runtime import max_threads
+
+    if threads is not None and threads > max_threads():
+        raise UsageError(
+            f"--threads {threads}: this machine lets numba use at most {max_threads()} "
+            f"(set NUMBA_NUM_THREADS to change that)"
+        )

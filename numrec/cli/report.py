@@ -103,8 +103,7 @@ def summary_lines(info: dict) -> list[str]:
     rate = info["samples_per_s"]
     lines = [
         f"trained {info['epochs']} epoch(s) on {info['dataset']} in {info['wall_seconds']:.1f} s "
-        f"(training {info['train_seconds']:.1f} s"
-        + (f", {rate:,.0f} samples/s)" if rate else ")"),
+        f"(training {info['train_seconds']:.1f} s" + (f", {rate:,.0f} samples/s)" if rate else ")"),
     ]
     if info["best_test_accuracy"] is not None:
         lines.append(

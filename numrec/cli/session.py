@@ -1,0 +1,220 @@
+"""One run of ``numrec-train`` once its command line is understood: load the data (with the
+offline fallback), build or restore the network, train, checkpoint on Ctrl-C, save, report.
+
+Kept apart from ``train.py`` (which only parses) so each reads on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import common, report
+
+FALLBACK_DATASET = "mnist-sample"
+
+
+def _epoch_trainer_class():
+    """A Trainer that reports each finished epoch (to write metrics as the run goes)."""
+    from ..training import Trainer
+
+    class EpochTrainer(Trainer):
+        on_epoch = None
+
+        # Trainer has no public per-epoch callback; its epoch bookkeeping is wrapped here.
+        def _end_epoch(self, lrs):
+            record = super()._end_epoch(lrs)
+            if self.on_epoch is not None:
+                self.on_epoch(record)
+            return record
+
+    return EpochTrainer
+
+
+class Session:
+    def __init__(self, prog: str, args, options: dict, explicit: set[str], state) -> None:
+        self.prog, self.args, self.options = prog, args, options
+        self.explicit, self.state = explicit, state
+        self.quiet = args.quiet
+
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            print(f"{self.prog}: {message}", file=sys.stderr, flush=True)
+
+    # --- data -----------------------------------------------------------------------------
+    def load_data(self):
+        """The data set; the default MNIST falls back to the bundled sample when offline."""
+        from ..download import data_root, is_network_failure
+        from ..errors import DownloadError
+        from ..plugins import load_dataset
+
+        args = self.args
+        defaulted = (
+            self.state is None
+            and args.dataset == common.DEFAULT_DATASET
+            and "dataset" not in self.explicit
+            and not self.options
+        )
+        try:
+            return load_dataset(args.dataset, **self.options)
+        except DownloadError as e:
+            # only for the zero-option default, and only when no mirror answered at all:
+            # a checksum mismatch or an HTTP error must be seen, not papered over
+            if not (defaulted and is_network_failure(e)):
+                raise
+        common.warn(
+            self.prog,
+            f"MNIST is not in the cache ({data_root() / args.dataset}) and no mirror could "
+            f"be reached (offline?), so this run trains on the bundled {FALLBACK_DATASET!r}: "
+            "8,000 training and 2,000 test digits of real MNIST. For the full data set, run "
+            "once with network access, or pass --dataset mnist --data-dir DIR.",
+        )
+        args.dataset = FALLBACK_DATASET
+        return load_dataset(FALLBACK_DATASET)
+
+    def absolute_options(self) -> dict:
+        """The data-set options with paths made absolute, for a checkpoint."""
+        from ..plugins import dataset_specs
+
+        spec = dataset_specs().get(self.args.dataset)
+        kinds = {o.name: o.type for o in spec.options} if spec else {}
+        return {
+            name: str(Path(value).expanduser().resolve()) if kinds.get(name) is Path else value
+            for name, value in self.options.items()
+        }
+
+    # --- the run --------------------------------------------------------------------------
+    def run(self, start: float) -> int:
+        from ..network import Network
+        from ..serialize import save_checkpoint
+        from ..training import TrainingInterrupted
+
+        args = self.args
+        ds = self.load_data()
+        if len(ds.train) == 0:
+            raise ValueError(f"data set {ds.name!r} has no training samples")
+        sizes = [ds.n_features, *args.hidden, ds.num_classes]
+        net = Network(sizes, hidden=args.activation, alpha=args.alpha, output=args.output,
+                      loss=args.loss, init=args.init, seed=args.seed)  # fmt: skip
+        net.class_names = list(ds.class_names)
+        trainer = _epoch_trainer_class()(
+            net, ds, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
+            lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
+            schedule=args.schedule, threads=args.threads, seed=args.seed,
+            target_accuracy=args.target_accuracy, progress=not self.quiet,
+            step_size=args.step_size, gamma=args.gamma, min_lr=args.min_lr,
+            beta1=args.beta1, beta2=args.beta2,
+        )  # fmt: skip
+        if self.state is not None:
+            self.restore(trainer)
+        checkpoint = self.checkpoint_path()
+        metrics = report.MetricsFile(args.metrics, trainer.history) if args.metrics else None
+        if metrics is not None:
+            trainer.on_epoch = metrics.append
+        self.note(self.header(ds, net, trainer))
+        try:
+            trainer.run()
+        except TrainingInterrupted as stop:
+            return self.interrupted(stop, checkpoint, save_checkpoint)
+        return self.finish(ds, net, trainer, start)
+
+    def header(self, ds, net, trainer) -> str:
+        a = self.args
+        arch = "-".join(map(str, net.sizes))
+        where = (
+            f"resuming at epoch {trainer.epoch + 1}, batch {trainer.batch + 1} of "
+            f"{trainer.batches_per_epoch}; "
+            if self.state is not None
+            else ""
+        )
+        return (
+            f"{where}{ds.name}: {len(ds.train):,} train / {len(ds.test):,} test samples, "
+            f"{ds.n_features} features, {ds.num_classes} classes; network {arch} "
+            f"({a.activation}, {net.output}); {a.optimizer} lr {a.lr:g} ({a.schedule}), "
+            f"batch {a.batch_size}, {a.epochs} epoch{'s' if a.epochs != 1 else ''}, seed {a.seed}"
+        )
+
+    def restore(self, trainer) -> None:
+        arch = self.state.get("architecture") or trainer.net.config()
+        if int(self.state["theta"].size) != trainer.net.n_params:
+            raise ValueError(
+                f"{self.args.resume}: the checkpoint's network ({arch}) does not fit data set "
+                f"{self.args.dataset!r} as it is now ({trainer.net.config()})"
+            )
+        trainer.load_state_dict(self.state)
+
+    def checkpoint_path(self) -> Path:
+        args = self.args
+        if args.checkpoint:
+            return Path(args.checkpoint)
+        if args.resume:
+            return Path(args.resume)
+        if args.save:
+            save = Path(args.save)
+            return save.with_name(save.stem + ".checkpoint.npz")
+        return Path("numrec-checkpoint.npz")
+
+    def stored_args(self, checkpoint: Path) -> dict:
+        """The settings a resume needs, paths absolute so it works from any folder."""
+        from .train import OVERRIDABLE, SETTINGS
+
+        args = self.args
+        stored = {dest: getattr(args, dest) for dest in SETTINGS + OVERRIDABLE}
+        for dest in ("save", "metrics", "plot"):
+            if stored[dest] is not None:
+                stored[dest] = str(Path(stored[dest]).expanduser().resolve())
+        stored["checkpoint"] = str(checkpoint.expanduser().resolve())
+        stored["dataset_options"] = self.absolute_options()
+        return stored
+
+    def interrupted(self, stop, checkpoint: Path, save_checkpoint) -> int:
+        from .train import resume_command, signal_name
+
+        trainer = stop.trainer
+        extra = {"args": self.stored_args(checkpoint), "numrec_train": True}
+        path = save_checkpoint(checkpoint, trainer, extra)
+        print(
+            f"{self.prog}: stopped by {signal_name(stop.signum)} in epoch {trainer.epoch + 1} "
+            f"of {trainer.epochs}, after batch {trainer.batch} of {trainer.batches_per_epoch}; "
+            f"checkpoint written to {path}",
+            file=sys.stderr,
+        )
+        print(f"{self.prog}: to continue, run: {resume_command(path)}", file=sys.stderr)
+        return common.EXIT_INTERRUPTED
+
+    def finish(self, ds, net, trainer, start: float) -> int:
+        args = self.args
+        model = None
+        if args.save:
+            meta = {
+                "dataset": ds.name,
+                "input_scaling": "uint8 pixels / 255"
+                if ds.train.X.dtype.name == "uint8"
+                else "float32 as is",
+                "image_shape": ds.meta.get("image_shape"),
+                "trained": {"epochs": trainer.epoch, "history": trainer.history,
+                            "settings": self.stored_args(self.checkpoint_path())},
+            }  # fmt: skip
+            for key in ("scale", "mean", "std"):  # e.g. a standardised CSV data set
+                if key in ds.meta:
+                    meta[key] = ds.meta[key]
+            model = str(net.save(args.save, **meta))
+        plot = None
+        if args.plot and trainer.history:
+            title = f"{ds.name}: network {'-'.join(map(str, net.sizes))}"
+            plot = str(report.plot_history(trainer.history, args.plot, title))
+        info = report.summary(trainer.history, time.perf_counter() - start)
+        info.update(
+            dataset=ds.name,
+            model=model,
+            metrics=str(args.metrics) if args.metrics else None,
+            plot=plot,
+            architecture=net.config(),
+        )
+        if args.json:
+            print(json.dumps(report.clean(info), indent=2))
+        elif not self.quiet:
+            print("\n".join(report.summary_lines(info)))
+        return common.EXIT_OK
