@@ -280,13 +280,13 @@ def check_dataset_name(name: str) -> None:
         load_dataset(name)  # raises DatasetError: unknown data set ..., did you mean ...
 
 
-def need_module(module: str, extra: str, purpose: str) -> None:
+def need_module(module: str, extra: str, purpose: str, package: str | None = None) -> None:
     """Fail early, before any work, when an optional dependency is missing."""
     import importlib.util
 
     if importlib.util.find_spec(module) is None:
         raise UsageError(
-            f"{purpose} needs {module}, which is not installed; "
+            f"{purpose} needs {package or module}, which is not installed; "
             f"install it with: pip install 'numrec[{extra}]'"
         )
 

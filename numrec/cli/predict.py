@@ -69,7 +69,7 @@ def _main(argv: list[str]) -> int:
     from ..serialize import load_network
 
     args = build_parser().parse_args(argv)
-    common.need_module("PIL", "image", "reading images")
+    common.need_module("PIL", "image", "reading images", package="Pillow")
     net = load_network(args.model)
     side = image_side(net)
     from ..imageprep import prepare_image
