@@ -180,7 +180,7 @@ def build_parser(dataset: str) -> tuple[Parser, dict[str, str]]:
         help="Adam's second-moment decay",
     )
     opt.add_argument(
-        "--epochs", type=common.whole(0), default=15, help="passes over the training data"
+        "--epochs", type=common.whole(0), default=10, help="passes over the training data"
     )
     opt.add_argument(
         "--batch-size", type=common.whole(1), default=32, metavar="B", help="samples per mini-batch"
