@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from cli_helpers import cli_env, mnist_t10k, run, seed_model_path
+from cli_helpers import cli_env, mnist_t10k, run, seed_model_path, write_csv
 
 import numrec
 from numrec.imageprep import area_resize, normalise_ink, prepare_array
@@ -68,6 +68,19 @@ def test_eval_train_split(trained):
     result = run("numrec-eval", model, "--split", "train", "--json", env=env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["n"] == 8000
+
+
+def test_eval_reuses_the_data_set_options_of_training(tmp_path):
+    # a model trained on a CSV remembers its files, so plain `numrec-eval MODEL` works
+    env = cli_env(tmp_path)
+    data = write_csv(tmp_path / "rows.csv", 500)
+    model = tmp_path / "csv.npz"
+    trained = run("numrec-train", "--dataset", "csv", "--path", data, "--hidden", "8",
+                  "--epochs", "1", "--threads", "1", "--save", model, "--quiet", env=env)  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    result = run("numrec-eval", model, "--json", env=env, cwd=tmp_path.parent)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["n"] == 100  # test_fraction 0.2 of 500 rows
 
 
 def test_seed_model_scores_95_34_percent(tmp_path):

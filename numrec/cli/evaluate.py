@@ -84,7 +84,8 @@ def _main(argv: list[str]) -> int:
     from ..serialize import load_network
 
     # Which data set? The one named on the command line, else the one the model was
-    # trained on. Find the model first with a parser that knows every other flag.
+    # trained on (with the options it was trained with). Find the model first, with a
+    # parser that knows every other flag.
     probe, _ = build_parser(common.DEFAULT_DATASET, "")
     known, _ = probe.parse_known_args(argv)
     net = load_network(known.model)
@@ -101,7 +102,10 @@ def _main(argv: list[str]) -> int:
     if args.plot:
         common.need_module("matplotlib", "plot", "--plot")
     common.check_threads(args.threads)
-    X, y, names, source = _data(args, dests, net)
+    options = common.dataset_options(args, dests)
+    if not options and args.dataset == trained_on:
+        options = _training_options(net)  # e.g. the CSV files the model was trained on
+    X, y, names, source = _data(args, options, net)
     result = evaluate(net, X, y, names, args.threads)
     result.update(model=str(args.model), data=source)
     if args.json:
@@ -115,7 +119,15 @@ def _main(argv: list[str]) -> int:
     return common.EXIT_OK
 
 
-def _data(args, dests: dict, net):
+def _training_options(net) -> dict:
+    """The data-set options numrec-train recorded in the model (paths made absolute)."""
+    trained = net.meta.get("trained")
+    settings = trained.get("settings") if isinstance(trained, dict) else None
+    options = settings.get("dataset_options") if isinstance(settings, dict) else None
+    return dict(options) if isinstance(options, dict) else {}
+
+
+def _data(args, options: dict, net):
     """(X, y, class names, description) to evaluate on."""
     if (args.images is None) != (args.labels is None):
         raise UsageError("--images and --labels go together: give both IDX files")
@@ -130,7 +142,7 @@ def _data(args, dests: dict, net):
         return X, y.astype(np.int64), names, source
     from ..plugins import load_dataset
 
-    ds = load_dataset(args.dataset, **common.dataset_options(args, dests))
+    ds = load_dataset(args.dataset, **options)
     split = ds.test if args.split == "test" else ds.train
     if len(split) == 0:
         raise ValueError(f"the {args.split} split of data set {ds.name!r} is empty")

@@ -108,7 +108,8 @@ def summary_lines(info: dict) -> list[str]:
     if info["best_test_accuracy"] is not None:
         lines.append(
             f"best test accuracy {pct(info['best_test_accuracy'])} (epoch {info['best_epoch']}); "
-            f"final {pct(info['final_test_accuracy'])}, test loss {info['final_test_loss']:.4f}"
+            f"final (the model's) {pct(info['final_test_accuracy'])}, "
+            f"test loss {info['final_test_loss']:.4f}"
         )
     if info["target_reached"]:
         lines.append("stopped early: the target accuracy was reached")
