@@ -124,7 +124,7 @@ class Session:
         a = self.args
         arch = "-".join(map(str, net.sizes))
         where = (
-            f"resuming at epoch {trainer.epoch + 1}, batch {trainer.batch + 1} of "
+            f"resuming in epoch {trainer.epoch + 1} after batch {trainer.batch} of "
             f"{trainer.batches_per_epoch}; "
             if self.state is not None
             else ""
