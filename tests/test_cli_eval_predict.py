@@ -65,7 +65,7 @@ def test_eval_json_and_plot(trained, tmp_path):
 
 def test_eval_train_split(trained):
     model, env = trained
-    result = run("numrec-eval", model, "--split", "train", "--json", env=env)
+    result = run("numrec-eval", model, "--part", "train", "--json", env=env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["n"] == 8000
 

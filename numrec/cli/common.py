@@ -214,7 +214,10 @@ def add_dataset_flags(
         if opt.choices:
             extra.append(f"one of {', '.join(map(str, opt.choices))}")
         if opt.default is not None:
-            extra.append(f"default: {opt.default}")
+            default = opt.default
+            if isinstance(default, bool):
+                default = "yes" if default else "no"
+            extra.append(f"default: {default}")
         text = opt.help + (f" ({'; '.join(extra)})" if extra else "")
         group.add_argument(flag, dest=dest, metavar=_metavar(opt.type), help=text)
         taken.add(flag)

@@ -22,7 +22,7 @@ PROG = "numrec-eval"
 EXAMPLES = """\
 examples:
   numrec-eval model.npz                       the test split of the model's own data set
-  numrec-eval model.npz --dataset mnist --split train
+  numrec-eval model.npz --dataset mnist --part train
   numrec-eval model.npz --dataset csv --train train.csv --test test.csv --json
   numrec-eval model.npz --images t10k-images-idx3-ubyte.gz --labels t10k-labels-idx1-ubyte.gz
   numrec-eval model.npz --plot confusion.png
@@ -44,7 +44,7 @@ def build_parser(dataset: str, default_note: str) -> tuple[Parser, dict[str, str
     parser.add_argument("model", type=Path, metavar="MODEL", help="the model file")
     data = common.dataset_group(parser, dataset)
     data.add_argument(
-        "--split",
+        "--part",
         choices=("test", "train"),
         default="test",
         help="which part of the data set to evaluate on",
@@ -86,16 +86,21 @@ def _main(argv: list[str]) -> int:
     # Which data set? The one named on the command line, else the one the model was
     # trained on (with the options it was trained with). Find the model first, with a
     # parser that knows every other flag.
-    probe, _ = build_parser(common.DEFAULT_DATASET, "")
-    known, _ = probe.parse_known_args(argv)
-    net = load_network(known.model)
-    trained_on = net.meta.get("dataset")
-    dataset = common.peek(argv, "--dataset") or trained_on or common.DEFAULT_DATASET
-    note = (
-        f"default: {trained_on}, which the model was trained on"
-        if trained_on
-        else (f"default: {common.DEFAULT_DATASET}")
-    )
+    if "-h" in argv or "--help" in argv:  # help needs no model: show the named data set's
+        trained_on, net = None, None
+        dataset = common.peek(argv, "--dataset") or common.DEFAULT_DATASET
+        note = "default: the data set the model was trained on, else mnist"
+    else:
+        probe, _ = build_parser(common.DEFAULT_DATASET, "")
+        known, _ = probe.parse_known_args(argv)
+        net = load_network(known.model)
+        trained_on = net.meta.get("dataset")
+        dataset = common.peek(argv, "--dataset") or trained_on or common.DEFAULT_DATASET
+        note = (
+            f"default: {trained_on}, which the model was trained on"
+            if trained_on
+            else f"default: {common.DEFAULT_DATASET}"
+        )
     common.check_dataset_name(dataset)
     parser, dests = build_parser(dataset, note)
     args = parser.parse_args(argv)
@@ -143,14 +148,14 @@ def _data(args, options: dict, net):
     from ..plugins import load_dataset
 
     ds = load_dataset(args.dataset, **options)
-    split = ds.test if args.split == "test" else ds.train
+    split = ds.test if args.part == "test" else ds.train
     if len(split) == 0:
-        raise ValueError(f"the {args.split} split of data set {ds.name!r} is empty")
+        raise ValueError(f"the {args.part} split of data set {ds.name!r} is empty")
     _check_fit(net, ds.n_features, ds.num_classes, f"data set {ds.name!r}")
     names = list(ds.class_names)
     if net.class_names and net.class_names != names:
         common.warn(PROG, f"the model's class names differ from data set {ds.name!r}'s")
-    return split.X, split.y, names, f"{ds.name} {args.split} split ({len(split):,} samples)"
+    return split.X, split.y, names, f"{ds.name} {args.part} split ({len(split):,} samples)"
 
 
 def _check_fit(net, features: int, classes: int, what: str) -> None:
