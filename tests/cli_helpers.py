@@ -88,6 +88,23 @@ def write_csv(path: Path, rows: int, features: int = 12, seed: int = 0) -> Path:
     return path
 
 
+def write_idx_digits(folder: Path, train: int, test: int, seed: int = 0) -> Path:
+    """A folder of the four MNIST IDX files (uncompressed) holding noisy synthetic 28x28
+    "digits": class c is a bright bar in row band c on random background speckle."""
+    from numrec.idx import write_idx
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", train), ("t10k", test)):
+        y = rng.integers(0, 10, size=n).astype(np.uint8)
+        X = rng.integers(0, 60, size=(n, 28, 28)).astype(np.uint8)
+        for c in range(10):
+            X[y == c, 2 + 2 * c : 4 + 2 * c, 4:24] = 220
+        write_idx(folder / f"{prefix}-images-idx3-ubyte", X)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", y)
+    return folder
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 

@@ -75,8 +75,8 @@ def test_eval_reuses_the_data_set_options_of_training(tmp_path):
     env = cli_env(tmp_path)
     data = write_csv(tmp_path / "rows.csv", 500)
     model = tmp_path / "csv.npz"
-    trained = run("numrec-train", "--dataset", "csv", "--path", data, "--hidden", "8",
-                  "--epochs", "1", "--threads", "1", "--save", model, "--quiet", env=env)  # fmt: skip
+    args = ("--dataset", "csv", "--path", data, "--hidden", "8", "--epochs", "1", "--threads", "1")
+    trained = run("numrec-train", *args, "--save", model, "--quiet", env=env)
     assert trained.returncode == 0, trained.stderr
     result = run("numrec-eval", model, "--json", env=env, cwd=tmp_path.parent)
     assert result.returncode == 0, result.stderr

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from cli_helpers import assert_usage_error, cli_env, read_jsonl, run, script, write_csv
+from cli_helpers import assert_usage_error, cli_env, read_jsonl, run, script, write_idx_digits
 
 import numrec
 
@@ -109,9 +109,10 @@ def test_no_fallback_when_a_mirror_serves_a_wrong_file(tmp_path, numrec_http_ser
 
 # --- interruption and resume ------------------------------------------------------------
 
-# 16,000 training rows: two compiled chunks (8,192 samples) per epoch, so a stop can land
-# in the middle of an epoch; hidden 256 makes an epoch last long enough to be interrupted.
-INTERRUPTIBLE = ("--dataset", "csv", "--hidden", "256", "--batch-size", "8", "--epochs", "6",
+# 20,000 training images: three compiled chunks (8,192 samples each) per epoch, so a stop
+# lands in the middle of an epoch; 784-128-10 on one thread makes an epoch last about
+# 0.6 s here, and the signal comes after the first epoch, leaving four to interrupt.
+INTERRUPTIBLE = ("--dataset", "mnist", "--hidden", "128", "--batch-size", "16", "--epochs", "5",
                  "--threads", "1", "--lr", "0.01")  # fmt: skip
 
 
@@ -124,7 +125,7 @@ def _interrupt(cmd, env, metrics, signum):
         if proc.poll() is not None or time.monotonic() > deadline:
             out, err = proc.communicate()
             pytest.fail(f"training ended before it could be interrupted: {err}")
-        time.sleep(0.05)
+        time.sleep(0.01)
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=240)
     return proc.returncode, out, err
@@ -133,21 +134,15 @@ def _interrupt(cmd, env, metrics, signum):
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_checkpoints_and_resume_is_bit_identical(tmp_path, signum):
     env = cli_env(tmp_path)
-    data = write_csv(tmp_path / "data.csv", 20_000)
-    common = (*INTERRUPTIBLE, "--path", data)
+    data = write_idx_digits(tmp_path / "digits", 20_000, 1_000)
+    common = (*INTERRUPTIBLE, "--data-dir", data)
     whole = tmp_path / "whole.npz"
     done = run("numrec-train", *common, "--save", whole, "--quiet", env=env)
     assert done.returncode == 0, done.stderr
 
     parted, metrics = tmp_path / "parted.npz", tmp_path / "parted.jsonl"
-    cmd = [
-        script("numrec-train"),
-        *map(str, common),
-        "--save",
-        str(parted),
-        "--metrics",
-        str(metrics),
-    ]
+    outputs = ["--save", str(parted), "--metrics", str(metrics)]
+    cmd = [script("numrec-train"), *map(str, common), *outputs]
     code, out, err = _interrupt(cmd, env, metrics, signum)
     assert code == 130, err
     assert "Traceback" not in err
@@ -161,15 +156,15 @@ def test_interrupt_checkpoints_and_resume_is_bit_identical(tmp_path, signum):
     a, b = numrec.Network.load(whole), numrec.Network.load(parted)
     assert a.sizes == b.sizes
     np.testing.assert_array_equal(a.theta, b.theta)  # bit-identical, not merely close
-    assert [r["epoch"] for r in read_jsonl(metrics)] == [1, 2, 3, 4, 5, 6]
+    assert [r["epoch"] for r in read_jsonl(metrics)] == [1, 2, 3, 4, 5]
 
 
 def test_resume_refuses_changed_settings(tmp_path):
     env = cli_env(tmp_path)
-    data = write_csv(tmp_path / "data.csv", 20_000)
+    data = write_idx_digits(tmp_path / "digits", 20_000, 1_000)
     metrics = tmp_path / "m.jsonl"
-    cmd = [script("numrec-train"), *INTERRUPTIBLE, "--path", str(data), "--metrics", str(metrics),
-           "--checkpoint", str(tmp_path / "ck.npz")]  # fmt: skip
+    cmd = [script("numrec-train"), *INTERRUPTIBLE, "--data-dir", str(data),
+           "--metrics", str(metrics), "--checkpoint", str(tmp_path / "ck.npz")]  # fmt: skip
     code, _, err = _interrupt(cmd, env, metrics, signal.SIGINT)
     assert code == 130, err
     result = run("numrec-train", "--resume", tmp_path / "ck.npz", "--lr", "0.5", env=env)
