@@ -13,6 +13,7 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -58,6 +59,7 @@ class Trainer:
         seed: int | None = 0,
         target_accuracy: float | None = None,
         progress: bool = True,
+        on_epoch: Callable[[dict], None] | None = None,
         **optimizer_options,
     ) -> None:
         if isinstance(optimizer, Optimizer):
@@ -80,6 +82,7 @@ class Trainer:
         self.net, self.dataset = net, dataset
         self.epochs, self.batch_size = int(epochs), int(batch_size)
         self.threads, self.target_accuracy, self.progress = threads, target_accuracy, progress
+        self.on_epoch = on_epoch  # called with each epoch's record as soon as it is complete
         self.seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed)
 
         train = dataset.train
@@ -244,16 +247,14 @@ class Trainer:
                         f"loss became {loss} (learning rate {lrs[self.batch]:g}); "
                         "lower the learning rate"
                     )
-                bar.set_postfix(
-                    loss=f"{p[0] / p[2]:.4f}", acc=f"{p[1] / p[2]:.3f}", rate=f"{p[2] / p[3]:.3g}/s"
-                )
+                bar.set_postfix(loss=f"{p[0] / p[2]:.4f}", acc=f"{p[1] / p[2]:.3f}")
             record = self._end_epoch(lrs)
             bar.set_postfix(
                 loss=f"{record['loss']:.4f}",
                 test_acc="-"
                 if record["test_accuracy"] is None
                 else f"{record['test_accuracy']:.4f}",
-                rate=f"{record['samples_per_s']:.3g}/s",
+                train=f"{record['samples_per_s']:.3g}/s",  # training alone, not evaluation
             )
 
     def _end_epoch(self, lrs: np.ndarray) -> dict:
@@ -279,6 +280,8 @@ class Trainer:
         if self.target_accuracy is not None and acc is not None and acc >= self.target_accuracy:
             record["target_reached"] = True
             self.stopped_early = True
+        if self.on_epoch is not None:
+            self.on_epoch(record)
         return record
 
 

@@ -16,23 +16,6 @@ from . import common, report
 FALLBACK_DATASET = "mnist-sample"
 
 
-def _epoch_trainer_class():
-    """A Trainer that reports each finished epoch (to write metrics as the run goes)."""
-    from ..training import Trainer
-
-    class EpochTrainer(Trainer):
-        on_epoch = None
-
-        # Trainer has no public per-epoch callback; its epoch bookkeeping is wrapped here.
-        def _end_epoch(self, lrs):
-            record = super()._end_epoch(lrs)
-            if self.on_epoch is not None:
-                self.on_epoch(record)
-            return record
-
-    return EpochTrainer
-
-
 class Session:
     def __init__(self, prog: str, args, options: dict, explicit: set[str], state) -> None:
         self.prog, self.args, self.options = prog, args, options
@@ -89,7 +72,7 @@ class Session:
     def run(self, start: float) -> int:
         from ..network import Network
         from ..serialize import save_checkpoint
-        from ..training import TrainingInterrupted
+        from ..training import Trainer, TrainingInterrupted
 
         args = self.args
         ds = self.load_data()
@@ -99,7 +82,7 @@ class Session:
         net = Network(sizes, hidden=args.activation, alpha=args.alpha, output=args.output,
                       loss=args.loss, init=args.init, seed=args.seed)  # fmt: skip
         net.class_names = list(ds.class_names)
-        trainer = _epoch_trainer_class()(
+        trainer = Trainer(
             net, ds, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
             lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
             schedule=args.schedule, threads=args.threads, seed=args.seed,
