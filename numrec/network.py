@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .kernels.codes import HIDDEN, MAX_SHARDS, OUTPUT, shard_size
+from .kernels.codes import HIDDEN, OUTPUT, shard_size
 from .kernels.infer import forward_all
 from .kernels.step import GRADIENT_ONLY, batch_deltas, gradient_and_update, task_plan
 from .runtime import compile_notice, engine_threads
@@ -152,12 +152,13 @@ class Network:
         hidden_before[0] = 0
         n_units, n_deltas = int(before[-1]), int(before[-1] - sizes[0])
         plan = (batch * before[:-1], rows * hidden_before[:-1], batch * hidden_before[:-1],
-                task_plan(self.sizes))  # fmt: skip
+                task_plan(self.sizes), rows)  # fmt: skip
+        shards = -(-batch // rows)
         workspace = (
             np.zeros(batch * n_units, dtype=np.float32),  # activations, all layers
-            np.zeros((MAX_SHARDS, rows * n_deltas), dtype=np.float32),  # per-shard deltas
+            np.zeros((shards, rows * n_deltas), dtype=np.float32),  # per-shard deltas
             np.zeros(batch * n_deltas, dtype=np.float32),  # deltas, transposed
-            np.zeros((MAX_SHARDS, rows, self.sizes[-1]), dtype=np.float32),  # targets
+            np.zeros((shards, rows, self.sizes[-1]), dtype=np.float32),  # targets
             np.zeros(self.n_params, dtype=np.float32),  # the gradient
         )
         return plan, workspace

@@ -18,9 +18,10 @@ OUTPUT = {
 }
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3, "adamw": 4}
 
-# The shard plan depends on the batch size only - never on the thread count - so the
-# floating-point summation order, and hence the trained weights, are the same whatever
-# the number of threads.
+# The shard size depends on the batch size only - never on the thread count - so the
+# floating-point work, and hence the trained weights, are the same whatever the number
+# of threads. Larger shards amortise BLAS's packing of the weight matrix over more rows;
+# more shards keep more cores busy.
 MIN_SHARD = 32
 MAX_SHARDS = 8
 

@@ -2,7 +2,7 @@
 
 A mini-batch takes two parallel passes:
 
-1. Shards of rows (a plan that depends on the batch size only, ``shard_plan``): each
+1. Shards of rows (a size that depends on the batch size only, ``codes.shard_size``): each
    shard gathers its rows, runs forward, computes the output delta and back-propagates
    the deltas, on its own thread, into its own rows of batch-wide buffers.
 2. Blocks of parameters (a plan that depends on the layer sizes only, ``task_plan``):
@@ -22,7 +22,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .codes import JIT, MAX_SHARDS, MIN_SHARD, PARALLEL_JIT
+from .codes import JIT, PARALLEL_JIT
 from .layers import (
     block,
     copy_rows,
@@ -35,13 +35,6 @@ from .layers import (
 
 TASK_PARAMS = 16384  # weights per gradient/update task: a block that stays in L2 cache
 GRADIENT_ONLY = -1  # optimizer code: compute the gradient, update nothing
-
-
-@njit(**JIT)
-def shard_plan(batch):
-    """(rows per shard, number of shards) for a batch: a function of ``batch`` alone."""
-    size = max(MIN_SHARD, (batch + MAX_SHARDS - 1) // MAX_SHARDS)
-    return size, (batch + size - 1) // size
 
 
 def task_plan(sizes) -> np.ndarray:
@@ -99,13 +92,13 @@ def batch_deltas(X, y, Y, rows, start, count, scale, net, fn, plan, ws):
     """Pass 1 for rows[start:start+count]: forward and deltas, shard by shard.
 
     Targets are the one-hot rows of labels ``y`` or, when ``y`` is empty, the rows of
-    ``Y``. net = (theta, w_off, b_off, sizes); plan = (a_off, d_off, t_off, tasks);
-    ws = (acts, deltas, deltas_t, targets, grad). Returns (summed loss, correct).
+    ``Y``. net = (theta, w_off, b_off, sizes); plan = (a_off, d_off, t_off, tasks, rows
+    per shard); ws = (acts, deltas, deltas_t, targets, grad). Returns (summed loss, correct).
     """
     theta, w_off, b_off, sizes = net
-    a_off, d_off, t_off, tasks = plan
+    a_off, d_off, t_off, tasks, size = plan
     acts, deltas, deltas_t, targets, grad = ws
-    size, n_shards = shard_plan(count)
+    n_shards = (count + size - 1) // size
     inv = np.float32(1.0 / count)
     losses = np.zeros(n_shards)
     corrects = np.zeros(n_shards, dtype=np.int64)
@@ -136,7 +129,7 @@ def gradient_and_update(count, net, plan, ws, lr, opt, m, v, step):
     """Pass 2: the batch's gradient block by block, each block updated right away
     (``opt[0] == GRADIENT_ONLY``: only the gradient, left in ws[4])."""
     theta, w_off, b_off, sizes = net
-    a_off, d_off, t_off, tasks = plan
+    a_off, d_off, t_off, tasks, size = plan
     acts, deltas, deltas_t, targets, grad = ws
     for t in prange(tasks.shape[0]):
         layer, r0, r1 = tasks[t, 0], tasks[t, 1], tasks[t, 2]
