@@ -23,7 +23,7 @@ OPTIMIZERS = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3, "adamw": 4}
 # of threads. Larger shards amortise BLAS's packing of the weight matrix over more rows;
 # more shards keep more cores busy.
 MIN_SHARD = 32
-MAX_SHARDS = 8
+MAX_SHARDS = 4
 
 
 def shard_size(batch: int) -> int:

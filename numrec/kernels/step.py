@@ -33,17 +33,19 @@ from .layers import (
     weight_gradient,
 )
 
-TASK_PARAMS = 16384  # weights per gradient/update task: a block that stays in L2 cache
+TASK_PARAMS = 65536  # weights per gradient/update task (measured: 16384 was ~25 % slower)
 GRADIENT_ONLY = -1  # optimizer code: compute the gradient, update nothing
 
 
 def task_plan(sizes) -> np.ndarray:
-    """(layer, first row, end row) blocks of output units covering every layer, about
-    TASK_PARAMS weights each: a function of the layer sizes alone."""
+    """(layer, first row, end row) blocks of output units covering every layer: each layer
+    in equal blocks of at most about TASK_PARAMS weights. Fewer, larger blocks mean fewer
+    copies of the activations packed by BLAS; a function of the layer sizes alone."""
     tasks = []
     for layer in range(1, len(sizes)):
         n_in, n_out = sizes[layer - 1], sizes[layer]
-        rows = max(1, min(n_out, TASK_PARAMS // n_in))
+        n_tasks = min(n_out, -(-(n_in * n_out) // TASK_PARAMS))
+        rows = -(-n_out // n_tasks)
         tasks += [(layer, r, min(n_out, r + rows)) for r in range(0, n_out, rows)]
     return np.array(tasks, dtype=np.int64)
 
