@@ -187,14 +187,16 @@ def _cells(layout: Layout, rest: list[bytes], wide: bool) -> np.ndarray | None:
     """The numbers of one block: uint8 if they all fit, else float32; None if unparsable."""
     n, m = len(rest), layout.n_columns - 1
     kwargs = dict(delimiter=layout.delimiter, ndmin=2, comments=None, quotechar='"')
-    if not wide:
+    if not wide and _digits_only(rest, layout.delimiter):
+        # Only digits and separators: whole numbers, parsed exactly as integers. (Older
+        # numpy's loadtxt parses "0.5" or "nan" for an integer dtype through a float and
+        # truncates it, so the text is checked first rather than trusting loadtxt.)
         try:
-            # loadtxt rejects "-1", "256" and "0.5" for uint8: exactly the cells that
-            # are not bytes, so success means the block is pixel data as it stands.
-            Xb = np.loadtxt(rest, dtype=np.uint8, **kwargs)
-            return Xb if Xb.shape == (n, m) else None
-        except ValueError:
-            pass
+            Xi = np.loadtxt(rest, dtype=np.int64, **kwargs)
+        except (ValueError, OverflowError):
+            Xi = None
+        if Xi is not None and Xi.shape == (n, m) and ((Xi >= 0) & (Xi <= 255)).all():
+            return Xi.astype(np.uint8)
     try:
         Xb = np.loadtxt(rest, dtype=np.float64, **kwargs)
     except ValueError:
@@ -204,6 +206,15 @@ def _cells(layout: Layout, rest: list[bytes], wide: bool) -> np.ndarray | None:
     if not wide and _bytes_only(Xb):  # e.g. "12.0": integral, 0..255
         return Xb.astype(np.uint8)
     return Xb.astype(np.float32)
+
+
+_DIGITS = b"0123456789 \t\r\n"
+
+
+def _digits_only(rest: list[bytes], delimiter: str | None) -> bool:
+    """True when the block holds nothing but digits, white space and the delimiter."""
+    allowed = _DIGITS + (delimiter or "").encode()
+    return not b"".join(rest).translate(None, allowed)
 
 
 def _bytes_only(Xb: np.ndarray) -> bool:
