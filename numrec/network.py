@@ -240,10 +240,9 @@ class Network:
         no_labels = np.zeros(0, dtype=np.int64)
         no_opt = (GRADIENT_ONLY, 0.0, 0.0, 0.0, 0.0, 0.0)
         with engine_threads(), compile_notice("gradient"):
-            loss, _ = batch_deltas(X, no_labels, T, np.arange(n), 0, n, scale, self._net(),
-                                   self._fn(), plan, ws)  # fmt: skip
+            batch_deltas(X, no_labels, T, np.arange(n), 0, n, scale, self._net(), self._fn(),
+                         plan, ws)  # fmt: skip
             gradient_and_update(n, self._net(), plan, ws, 0.0, no_opt, ws[4], ws[4], 1)
-        self.last_loss = loss / n
         g = ws[4]
         dW = [g[o : o + W.size].reshape(W.shape).copy() for o, W in zip(self.w_off, self.weights)]
         db = [g[o : o + b.size].copy() for o, b in zip(self.b_off, self.biases)]
