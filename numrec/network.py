@@ -240,7 +240,7 @@ class Network:
         no_labels = np.zeros(0, dtype=np.int64)
         no_opt = (GRADIENT_ONLY, 0.0, 0.0, 0.0, 0.0, 0.0)
         with engine_threads(), compile_notice("gradient"):
-            batch_deltas(X, no_labels, T, np.arange(n), 0, n, scale, self._net(), self._fn(),
+            batch_deltas(X, no_labels, T, np.arange(n), 0, n, n, scale, self._net(), self._fn(),
                          plan, ws)  # fmt: skip
             gradient_and_update(n, self._net(), plan, ws, 0.0, no_opt, ws[4], ws[4], 1)
         g = ws[4]

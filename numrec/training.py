@@ -121,12 +121,22 @@ class Trainer:
         return np.ascontiguousarray(X), np.float32(1.0)
 
     @property
+    def n_samples(self) -> int:
+        """Training samples per epoch (of all processes, when training is distributed)."""
+        return len(self.y)
+
+    @property
+    def n_test(self) -> int:
+        """Test samples scored after each epoch (of all processes, when distributed)."""
+        return len(self.test_y)
+
+    @property
     def batches_per_epoch(self) -> int:
-        return -(-len(self.y) // self.batch_size)
+        return -(-self.n_samples // self.batch_size)
 
     def order(self, epoch: int) -> np.ndarray:
         """The sample order of ``epoch``: a permutation that depends on (seed, epoch) only."""
-        return np.random.default_rng([self.seed, epoch]).permutation(len(self.y))
+        return np.random.default_rng([self.seed, epoch]).permutation(self.n_samples)
 
     # -- checkpoints -------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -167,7 +177,7 @@ class Trainer:
         """Train until ``epochs`` are done or ``target_accuracy`` is reached."""
         handlers = self._catch_signals()
         try:
-            with engine_threads(self.threads) as n_threads:
+            with engine_threads(self._thread_count()) as n_threads:
                 self.n_threads = n_threads
                 self.warm_up()
                 while self.epoch < self.epochs and not self.stopped_early:
@@ -176,6 +186,9 @@ class Trainer:
             for signum, handler in handlers.items():
                 signal.signal(signum, handler)
         return self.history
+
+    def _thread_count(self) -> int | None:
+        return self.threads
 
     def warm_up(self) -> None:
         """Compile (or load from the cache) the training and inference kernels for these
@@ -206,12 +219,36 @@ class Trainer:
             signal.signal(s, handler)
         return originals
 
+    # the steps a data-parallel trainer (numrec.distributed) does its own way
+    def _workspace(self, batch: int):
+        return self.net._plan(batch)
+
+    def _epoch_rows(self, epoch: int) -> np.ndarray:
+        return self.order(epoch)
+
+    def _stop_signal(self) -> int:
+        return self._signal
+
+    def _train_chunk(self, perm, count: int, lrs, plan, ws) -> tuple:
+        """``count`` batches from batch ``self.batch`` on: (summed loss, correct, samples,
+        batches done, finite) - see kernels.step.train_batches."""
+        return train_batches(
+            self.X, self.y, perm, self.batch, count, self.batch_size, lrs, self.scale,
+            self.net._net(), self.net._fn(), plan, self.optimizer.kernel_args(),
+            (self.m, self.v, self.step), ws,
+        )  # fmt: skip
+
+    def _evaluate(self) -> tuple[float, float]:
+        """(accuracy, mean loss) on the test split."""
+        result = self.net.evaluate(self.test_X, self.test_y, threads=self.n_threads)
+        return result["accuracy"], result["loss"]
+
     def _run_epoch(self) -> None:
-        net, opt = self.net, self.optimizer
-        n, batch, epoch = len(self.y), self.batch_size, self.epoch
-        plan, ws = net._plan(batch)
+        opt = self.optimizer
+        n, batch, epoch = self.n_samples, self.batch_size, self.epoch
+        plan, ws = self._workspace(batch)
         lrs = opt.learning_rates(epoch, self.batches_per_epoch, self.epochs)
-        perm = self.order(epoch)
+        perm = self._epoch_rows(epoch)
         chunk = max(1, CHUNK_SAMPLES // batch)
         bar = tqdm(
             total=n,
@@ -225,15 +262,14 @@ class Trainer:
         )
         with bar:
             while self.batch < self.batches_per_epoch:
-                if self._signal:
-                    raise TrainingInterrupted(self, self._signal)
+                signum = self._stop_signal()
+                if signum:
+                    raise TrainingInterrupted(self, signum)
                 count = min(chunk, self.batches_per_epoch - self.batch)
                 start = time.perf_counter()
-                loss, correct, seen, done, finite = train_batches(
-                    self.X, self.y, perm, self.batch, count, batch,
-                    lrs[self.batch : self.batch + count], self.scale, net._net(), net._fn(),
-                    plan, opt.kernel_args(), (self.m, self.v, self.step), ws,
-                )  # fmt: skip
+                loss, correct, seen, done, finite = self._train_chunk(
+                    perm, count, lrs[self.batch : self.batch + count], plan, ws
+                )
                 p = self.partial
                 p[0] += loss
                 p[1] += correct
@@ -269,9 +305,8 @@ class Trainer:
             "samples_per_s": seen / seconds if seconds > 0 else math.inf,
             "lr": float(lrs[-1]),
         }
-        if len(self.test_y):
-            result = self.net.evaluate(self.test_X, self.test_y, threads=self.n_threads)
-            record["test_accuracy"], record["test_loss"] = result["accuracy"], result["loss"]
+        if self.n_test:
+            record["test_accuracy"], record["test_loss"] = self._evaluate()
         self.history.append(record)
         self.epoch += 1
         self.batch = 0

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DatasetError
+from ..mpi import PeerFailed, launched_rank
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 DEFAULT_DATASET = "mnist"
@@ -77,6 +78,9 @@ def run(prog: str, main: Callable[[list[str]], int], argv: Sequence[str] | None 
     """Call ``main(argv)`` and turn every expected failure into a message and an exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("NUMREC_DEBUG", "") not in ("", "0")
+    rank = launched_rank()
+    if rank:  # one of several MPI ranks: rank 0 reports what all of them share
+        prog = f"{prog} (rank {rank})"
     _quiet_warnings(prog)
     previous = _sigterm_as_interrupt()
     try:
@@ -84,11 +88,15 @@ def run(prog: str, main: Callable[[list[str]], int], argv: Sequence[str] | None 
     except UsageError as e:
         if debug:
             raise
-        return fail(prog, str(e))
+        # every rank parses the same command line; one message is enough
+        return EXIT_USAGE if rank else fail(prog, str(e))
+    except PeerFailed:
+        return EXIT_USAGE  # rank 0 failed and said why
     except KeyboardInterrupt:
         if debug:
             raise
-        print(f"{prog}: interrupted", file=sys.stderr)
+        if not rank:
+            print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # `numrec-predict ... | head`: the reader went away; not an error worth a message

@@ -20,7 +20,12 @@ class Session:
     def __init__(self, prog: str, args, options: dict, explicit: set[str], state) -> None:
         self.prog, self.args, self.options = prog, args, options
         self.explicit, self.state = explicit, state
-        self.quiet = args.quiet
+        from ..mpi import world
+
+        # one of several MPI ranks (mpiexec / srun): rank 0 alone talks and writes files
+        self.comm = world()
+        self.root = self.comm is None or self.comm.is_root
+        self.quiet = args.quiet or not self.root
 
     def note(self, message: str) -> None:
         if not self.quiet:
@@ -57,6 +62,21 @@ class Session:
         args.dataset = FALLBACK_DATASET
         return load_dataset(FALLBACK_DATASET)
 
+    def load_shared(self):
+        """Under MPI: rank 0 loads first (a download or a parse happens once, into the
+        cache) while the others wait, then they load what rank 0 loaded (the offline
+        fallback included) from the cache."""
+        from ..plugins import load_dataset
+
+        comm = self.comm
+        if comm.is_root:
+            ds = comm.root_first(self.load_data)
+            comm.bcast(self.args.dataset)
+            return ds
+        comm.root_first(lambda: None)
+        self.args.dataset = comm.bcast(None)
+        return load_dataset(self.args.dataset, **self.options)
+
     def absolute_options(self) -> dict:
         """The data-set options with paths made absolute, for a checkpoint."""
         from ..plugins import dataset_specs
@@ -75,15 +95,20 @@ class Session:
         from ..training import Trainer, TrainingInterrupted
 
         args = self.args
-        ds = self.load_data()
+        ds = self.load_data() if self.comm is None else self.load_shared()
         if len(ds.train) == 0:
             raise ValueError(f"data set {ds.name!r} has no training samples")
         sizes = [ds.n_features, *args.hidden, ds.num_classes]
         net = Network(sizes, hidden=args.activation, alpha=args.alpha, output=args.output,
                       loss=args.loss, init=args.init, seed=args.seed)  # fmt: skip
         net.class_names = list(ds.class_names)
-        trainer = Trainer(
-            net, ds, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
+        kind, spread = Trainer, {}
+        if self.comm is not None:
+            from ..distributed import DistributedTrainer
+
+            kind, spread = DistributedTrainer, {"comm": self.comm}
+        trainer = kind(
+            net, ds, **spread, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
             lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
             schedule=args.schedule, threads=args.threads, seed=args.seed,
             target_accuracy=args.target_accuracy, progress=not self.quiet,
@@ -93,14 +118,20 @@ class Session:
         if self.state is not None:
             self.restore(trainer)
         checkpoint = self.checkpoint_path()
-        metrics = report.MetricsFile(args.metrics, trainer.history) if args.metrics else None
+        metrics = None
+        if args.metrics and self.root:
+            metrics = report.MetricsFile(args.metrics, trainer.history)
         if metrics is not None:
             trainer.on_epoch = metrics.append
         self.note(self.header(ds, net, trainer))
         try:
             trainer.run()
         except TrainingInterrupted as stop:
+            if not self.root:
+                return common.EXIT_INTERRUPTED  # rank 0 holds the same state and saves it
             return self.interrupted(stop, checkpoint, save_checkpoint)
+        if not self.root:
+            return common.EXIT_OK
         return self.finish(ds, net, trainer, start)
 
     def header(self, ds, net, trainer) -> str:
@@ -112,11 +143,16 @@ class Session:
             if self.state is not None
             else ""
         )
+        ranks = ""
+        if self.comm is not None:
+            ranks = (f"; {self.comm.size} MPI ranks x {trainer._thread_count()} thread(s), "
+                     f"batch {a.batch_size} shared among them")  # fmt: skip
         return (
             f"{where}{ds.name}: {len(ds.train):,} train / {len(ds.test):,} test samples, "
             f"{ds.n_features} features, {ds.num_classes} classes; network {arch} "
             f"({a.activation}, {net.output}); {a.optimizer} lr {a.lr:g} ({a.schedule}), "
             f"batch {a.batch_size}, {a.epochs} epoch{'s' if a.epochs != 1 else ''}, seed {a.seed}"
+            f"{ranks}"
         )
 
     def restore(self, trainer) -> None:

@@ -90,8 +90,10 @@ def update_range(theta, grad, lo, hi, lr, opt, m, v, step):
 
 
 @njit(**PARALLEL_JIT)
-def batch_deltas(X, y, Y, rows, start, count, scale, net, fn, plan, ws):
-    """Pass 1 for rows[start:start+count]: forward and deltas, shard by shard.
+def batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws):
+    """Pass 1 for rows[start:start+count]: forward and deltas, shard by shard. The loss
+    is averaged over ``total`` rows: ``count`` for a whole batch, more when these rows
+    are one process's part of a batch shared out among processes (``numrec.distributed``).
 
     Targets are the one-hot rows of labels ``y`` or, when ``y`` is empty, the rows of
     ``Y``. net = (theta, w_off, b_off, sizes); plan = (a_off, d_off, t_off, tasks, rows
@@ -101,7 +103,7 @@ def batch_deltas(X, y, Y, rows, start, count, scale, net, fn, plan, ws):
     a_off, d_off, t_off, tasks, size = plan
     acts, deltas, deltas_t, targets, grad = ws
     n_shards = (count + size - 1) // size
-    inv = np.float32(1.0 / count)
+    inv = np.float32(1.0 / total)
     losses = np.zeros(n_shards)
     corrects = np.zeros(n_shards, dtype=np.int64)
     for k in prange(n_shards):
@@ -164,7 +166,7 @@ def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, plan, op
     for b in range(count):
         start = (first + b) * batch
         rows = min(batch, n - start)
-        loss, hits = batch_deltas(X, y, no_rows, perm, start, rows, scale, net, fn, plan, ws)
+        loss, hits = batch_deltas(X, y, no_rows, perm, start, rows, rows, scale, net, fn, plan, ws)
         if not math.isfinite(loss):
             return loss_sum, correct, seen, b, False
         step[0] += 1
@@ -173,3 +175,33 @@ def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, plan, op
         correct += hits
         seen += rows
     return loss_sum, correct, seen, count, True
+
+
+# --- data-parallel training (numrec.distributed): gradient, then a sum across processes,
+# then the update; the same pieces as above, split where the sum has to happen
+
+
+@njit(**JIT)
+def local_gradient(X, y, rows, start, count, total, scale, net, fn, plan, opt, ws):
+    """This process's part rows[start:start+count] of a mini-batch of ``total`` rows:
+    its gradient sum divided by ``total`` into ws[4] (zero for no rows), so that adding
+    the parts of all processes gives the batch's mean gradient. Returns (summed loss,
+    correct). ``opt`` only fixes the argument types (the update comes later)."""
+    if count == 0:
+        ws[4][:] = 0.0
+        return 0.0, 0
+    no_rows = np.zeros((0, 1), dtype=np.float32)
+    loss, hits = batch_deltas(X, y, no_rows, rows, start, count, total, scale, net, fn, plan, ws)
+    only = (GRADIENT_ONLY, opt[1], opt[2], opt[3], opt[4], opt[5])
+    gradient_and_update(count, net, plan, ws, 0.0, only, ws[4], ws[4], 0)
+    return loss, hits
+
+
+@njit(**PARALLEL_JIT)
+def apply_update(theta, grad, lr, opt, m, v, step):
+    """The optimizer step for all of theta, in blocks of TASK_PARAMS across threads.
+    Element-wise, so the result does not depend on the blocks."""
+    n = theta.size
+    for t in prange((n + TASK_PARAMS - 1) // TASK_PARAMS):
+        lo = t * TASK_PARAMS
+        update_range(theta, grad, lo, min(n, lo + TASK_PARAMS), lr, opt, m, v, step)
