@@ -36,6 +36,9 @@ class Table:
     X: np.ndarray  # (rows, n_columns - 1), uint8 when every cell is an integer 0..255
     labels: np.ndarray  # (rows,) str: the label cells as written (quotes removed)
     layout: Layout
+    # The file row of each row of X and labels when they are not in file order (a cache
+    # entry stored as a train/test split, see ``cache``); None: in file order.
+    order: np.ndarray | None = None
 
 
 class _Lines:

@@ -13,7 +13,10 @@ classes and what ``scale`` does. Parsed files are cached (``numrec_csv.cache``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from numrec import Dataset, DatasetError, DatasetSpec, Option, Split, hookimpl
 
@@ -91,8 +94,8 @@ def load_csv(
     if path is None and train is None:
         raise DatasetError("csv: no data; give train and test files, or path to split")
     parse_options = {"delimiter": delimiter, "header": header, "label_column": label_column}
-    main = read_table(Path(path if path is not None else train), parse_options, cache, progress)
     if test is not None:
+        main = read_table(Path(train), parse_options, cache, progress)
         other = read_table(Path(test), parse_options, cache, progress)
         check_same_columns(main, other)
         y_train, y_test, names = prepare.encode_labels(main.labels, other.labels)
@@ -100,14 +103,26 @@ def load_csv(
         X_train, X_test = main.X, other.X
         sources = [main.layout.path, other.layout.path]
     else:
-        y, _, names = prepare.encode_labels(main.labels, main.labels[:0])
-        prepare.check_classes(y, main.labels, str(main.layout.path))
-        train_rows, test_rows = prepare.stratified_split(y, test_fraction, seed)
-        X_train, X_test = main.X[train_rows], main.X[test_rows]
-        y_train, y_test = y[train_rows], y[test_rows]
+        split: dict = {}
+
+        def train_then_test(labels: np.ndarray) -> np.ndarray:
+            y, _, split["names"] = prepare.encode_labels(labels, labels[:0])
+            prepare.check_classes(y, labels, str(Path(path)))
+            train_rows, test_rows = prepare.stratified_split(y, test_fraction, seed)
+            split["rows"] = np.concatenate([train_rows, test_rows])
+            split["y"], split["n_train"] = y, len(train_rows)
+            return split["rows"]
+
+        # The rows come back train rows first, each part in file order (as the stratified
+        # split gives them), so both parts are row ranges: views, not copies, of the
+        # (memory-mapped) matrix, with the same values as picking the rows one by one.
+        main = read_table(Path(path), parse_options, cache, progress, train_then_test)
+        n, y = split["n_train"], split["y"][split["rows"]]
+        X_train, X_test, y_train, y_test = main.X[:n], main.X[n:], y[:n], y[n:]
+        names = split["names"]
         sources = [main.layout.path]
     layout = main.layout
-    del main  # the whole-file matrix, when split above, is no longer needed
+    del main
     X_train, X_test, scale_meta = prepare.scale(X_train, X_test, scale)
     meta = {
         "files": [str(p) for p in sources],
@@ -129,18 +144,59 @@ def load_csv(
     )
 
 
-def read_table(path: Path, options: dict, use_cache: bool = True, progress: bool = True) -> Table:
-    """The parsed ``path``: from the cache when it is unchanged, else parsed (and cached)."""
+def read_table(
+    path: Path,
+    options: dict,
+    use_cache: bool = True,
+    progress: bool = True,
+    rows_for: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> Table:
+    """The parsed ``path``: from the cache when it is unchanged, else parsed (and cached).
+
+    The rows come in file order, or with ``rows_for`` in the order it gives (file rows,
+    from the label texts in file order; ``Table.order`` is then that order). The cache
+    entry is stored in the order of its last use, so that the next load with the same
+    order reads it as it is, memory-mapped; another order costs one copy and a rewrite.
+    """
     if not path.is_file():
         what = "a folder" if path.is_dir() else "no such file"
         raise DatasetError(f"{path}: {what}; expected a CSV file")
     entry = table_cache.cache_path(path, options) if use_cache else None
     table = table_cache.load(entry, path) if entry is not None else None
+    changed = table is None
     if table is None:
         table = parse(sniff(path, **options), progress)
-        if entry is not None:
+    stored_at = None if table.order is None else np.argsort(table.order)  # file row -> row
+    try:
+        if rows_for is None:
+            want = None
+        else:
+            want = rows_for(table.labels if stored_at is None else table.labels[stored_at])
+    except DatasetError:
+        if changed and entry is not None:  # keep the parse, even if these options fail
             table_cache.save(entry, table)
+        raise
+    if not _same_order(table.order, want):
+        if stored_at is None:
+            take = want
+        else:
+            take = stored_at if want is None else stored_at[want]
+        # Rebinding ``table`` drops the map of the old entry before it is replaced.
+        table = Table(table.X[take], table.labels[take], table.layout, want)
+        changed = True
+    if changed and entry is not None:
+        table_cache.save(entry, table)
     return table
+
+
+def _same_order(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    """Whether two row orders are the same (None: file order)."""
+    if a is None and b is None:
+        return True
+    if a is None or b is None:
+        given = a if b is None else b
+        return np.array_equal(given, np.arange(len(given)))
+    return np.array_equal(a, b)
 
 
 def check_same_columns(train: Table, test: Table) -> None:

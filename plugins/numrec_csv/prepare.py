@@ -96,13 +96,15 @@ def stratified_split(
 
 def scale(X_train: np.ndarray, X_test: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray, dict]:
     """(X_train, X_test, meta) scaled as ``how`` says (see the module docstring)."""
+    # copy=False: a float32 matrix is kept as it is - for a cached file, a memory map
+    # whose pages are read only where rows are used - rather than copied whole.
     if how == "auto":
         if X_train.dtype == np.uint8 and X_test.dtype == np.uint8:
             return X_train, X_test, {}
         # Both float, or the engine would scale one by 1/255 and not the other.
-        return X_train.astype(np.float32), X_test.astype(np.float32), {}
+        return X_train.astype(np.float32, copy=False), X_test.astype(np.float32, copy=False), {}
     if how == "none":
-        return X_train.astype(np.float32), X_test.astype(np.float32), {}
+        return X_train.astype(np.float32, copy=False), X_test.astype(np.float32, copy=False), {}
     if how != "standardize":
         raise DatasetError(f"scale={how!r}: expected one of {', '.join(SCALES)}")
     mean, std = _column_moments(X_train)
