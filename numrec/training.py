@@ -332,6 +332,7 @@ def train(
     seed: int | None = 0,
     target_accuracy: float | None = None,
     progress: bool = True,
+    comm=None,
     **options,
 ) -> list[dict]:
     """Train ``net`` on ``dataset.train``, evaluating on ``dataset.test`` after each epoch.
@@ -340,10 +341,23 @@ def train(
     "test_accuracy", "test_loss", "seconds" (training time, evaluation excluded),
     "samples_per_s" and "lr". More options: weight_decay, schedule ("constant", "step",
     "cosine"), step_size, gamma, min_lr, beta1, beta2, eps (see ``numrec.optim``).
+
+    ``comm``: an MPI communicator (mpi4py's, or ``numrec.mpi.world()``, which is None
+    unless an MPI launcher started this process): with two or more ranks, every rank
+    calls ``train`` alike and they train one model together, data-parallel
+    (``numrec.distributed``); None trains in this process alone.
     """
-    trainer = Trainer(
+    kind, spread = Trainer, {}
+    if comm is not None:
+        from .distributed import DistributedTrainer
+        from .mpi import as_comm
+
+        comm = as_comm(comm)
+        if comm is not None:
+            kind, spread = DistributedTrainer, {"comm": comm}
+    trainer = kind(
         net, dataset, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
         momentum=momentum, threads=threads, seed=seed, target_accuracy=target_accuracy,
-        progress=progress, **options,
+        progress=progress, **spread, **options,
     )  # fmt: skip
     return trainer.run()

@@ -108,10 +108,10 @@ class Session:
 
             kind, spread = DistributedTrainer, {"comm": self.comm}
         trainer = kind(
-            net, ds, **spread, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
-            lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
-            schedule=args.schedule, threads=args.threads, seed=args.seed,
-            target_accuracy=args.target_accuracy, progress=not self.quiet,
+            net, ds, **spread, epochs=args.epochs, batch_size=args.batch_size,
+            optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
+            weight_decay=args.weight_decay, schedule=args.schedule, threads=args.threads,
+            seed=args.seed, target_accuracy=args.target_accuracy, progress=not self.quiet,
             step_size=args.step_size, gamma=args.gamma, min_lr=args.min_lr,
             beta1=args.beta1, beta2=args.beta2,
         )  # fmt: skip

@@ -1,0 +1,129 @@
+"""The pieces of data-parallel training, checked in one process (no MPI needed): how the
+ranks share out each global batch, and that their partial gradients add up to the
+batch's gradient, and the separate update equals the fused one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from engine_helpers import blobs
+
+import numrec
+from numrec.distributed import DistributedTrainer
+from numrec.kernels.step import apply_update, local_gradient, update_range
+from numrec.mpi import Comm, partition
+from numrec.optim import Optimizer
+
+
+def fake_comm(rank: int, size: int) -> Comm:
+    """A Comm that is never used to communicate (rank/size only)."""
+    comm = object.__new__(Comm)
+    comm.rank, comm.size, comm.local_size = rank, size, size
+    return comm
+
+
+@pytest.mark.parametrize(("n", "size"), [(10, 3), (1001, 2), (7, 7), (64, 4)])
+def test_partition_covers_every_row_once(n, size):
+    shares = [partition(n, size, r) for r in range(size)]
+    assert shares[0][0] == 0 and shares[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(shares, shares[1:]))
+    lengths = [hi - lo for lo, hi in shares]
+    assert max(lengths) - min(lengths) <= 1
+
+
+def trainers(ds, size, batch, **options):
+    return [
+        DistributedTrainer(
+            numrec.Network([12, 7, 3], seed=2),
+            ds,
+            comm=fake_comm(r, size),
+            batch_size=batch,
+            progress=False,
+            seed=4,
+            **options,
+        )  # fmt: skip
+        for r in range(size)
+    ]
+
+
+@pytest.mark.parametrize(("size", "batch"), [(2, 16), (3, 50), (4, 7)])
+def test_each_global_batch_is_shared_out_exactly(size, batch):
+    ds = blobs(n=203)
+    parts = trainers(ds, size, batch)
+    perm = parts[0].order(1)  # the single-process order of epoch 1
+    np.testing.assert_array_equal(perm, numrec.training.Trainer(
+        numrec.Network([12, 7, 3]), ds, batch_size=batch, seed=4).order(1))  # fmt: skip
+    shares = [t._epoch_rows(1) for t in parts]
+    for b in range(parts[0].batches_per_epoch):
+        whole = perm[b * batch : (b + 1) * batch]
+        got = []
+        for t, (rows, starts) in zip(parts, shares):
+            lo, hi = t.share
+            mine = rows[starts[b] : starts[b + 1]] + lo
+            assert ((mine >= lo) & (mine < hi)).all()
+            got.append(mine)
+        # the same rows, each rank's in the order of the global batch
+        np.testing.assert_array_equal(np.sort(np.concatenate(got)), np.sort(whole))
+        for mine in got:
+            np.testing.assert_array_equal(mine, whole[np.isin(whole, mine)])
+
+
+def test_partial_gradients_add_up_to_the_batch_gradient():
+    ds = blobs(n=120)
+    size, batch = 3, 40
+    parts = trainers(ds, size, batch)
+    net = parts[0].net
+    rows_all = parts[0].order(0)[:batch]
+    total = np.zeros(net.n_params, dtype=np.float64)
+    loss_sum, correct = 0.0, 0
+    for t in parts:
+        rows, starts = t._epoch_rows(0)
+        plan, ws = t._workspace(batch)
+        loss, hits = local_gradient(
+            t.X, t.y, rows, int(starts[0]), int(starts[1] - starts[0]), batch, t.scale,
+            t.net._net(), t.net._fn(), plan, t.optimizer.kernel_args(), ws,
+        )  # fmt: skip
+        total += ws[4]
+        loss_sum += loss
+        correct += hits
+    dW, db = net.gradients(ds.train.X[rows_all], ds.train.y[rows_all])  # one process, oracle-tested
+    expected = np.concatenate([np.concatenate([w.ravel(), b]) for w, b in zip(dW, db)])
+    order = np.concatenate(
+        [
+            [*range(o, o + W.size), *range(ob, ob + b.size)]
+            for o, W, ob, b in zip(net.w_off, net.weights, net.b_off, net.biases)
+        ]
+    )
+    np.testing.assert_allclose(total[order], expected, rtol=1e-5, atol=1e-7)
+    P = net.forward(ds.train.X[rows_all])
+    assert loss_sum / batch == pytest.approx(net.loss_of(P, ds.train.y[rows_all]), rel=1e-5)
+    assert correct == int((P.argmax(1) == ds.train.y[rows_all]).sum())
+
+
+def test_a_rank_without_rows_in_a_batch_contributes_zero():
+    ds = blobs(n=40)
+    t = trainers(ds, 2, 8)[1]
+    plan, ws = t._workspace(8)
+    ws[4][:] = 1.0
+    rows = np.zeros(0, dtype=np.int64)
+    loss, hits = local_gradient(t.X, t.y, rows, 0, 0, 8, t.scale, t.net._net(), t.net._fn(),
+                                plan, t.optimizer.kernel_args(), ws)  # fmt: skip
+    assert (loss, hits) == (0.0, 0) and not ws[4].any()
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam", "adamw"])
+def test_the_separate_update_equals_the_fused_one(name):
+    rng = np.random.default_rng(0)
+    n = 200_003  # several blocks and a ragged end
+    theta = rng.normal(size=n).astype(np.float32)
+    grad = rng.normal(size=n).astype(np.float32)
+    m = rng.normal(size=n).astype(np.float32) * 0.1
+    v = np.abs(rng.normal(size=n)).astype(np.float32) * 0.01
+    opt = Optimizer(name, lr=0.01, weight_decay=1e-3).kernel_args()
+    a = [x.copy() for x in (theta, m, v)]
+    b = [x.copy() for x in (theta, m, v)]
+    apply_update(a[0], grad, 0.01, opt, a[1], a[2], 3)
+    update_range(b[0], grad, 0, n, 0.01, opt, b[1], b[2], 3)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a[0], theta)

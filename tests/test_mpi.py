@@ -1,0 +1,216 @@
+"""Data-parallel training on MPI: 2 ranks under a real ``mpiexec -n 2``, compared with one
+process; interrupts and checkpoints across rank counts; a rank that dies or hangs.
+
+These need mpi4py and an ``mpiexec`` (``pip install 'numrec[mpi]'``); they skip without
+them, except inside tox, which sets NUMREC_REQUIRE_MPI=1 so that a broken install fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_helpers import assert_usage_error, cli_env, read_jsonl, run, script, write_idx_digits
+from test_cli_train import INTERRUPTIBLE, _interrupt
+
+import numrec
+
+HERE = Path(__file__).resolve().parent
+TIMEOUT = 300
+# measured: 2 ranks vs 1 process differ by about 3e-7 after a few hundred steps (only the
+# order of the per-row gradient sums differs); a bug (a lost or doubled share, a wrong
+# average) moves weights by 1e-2 or more
+CLOSE = 2e-5
+
+
+def mpiexec() -> str:
+    beside = Path(sys.executable).parent / "mpiexec"
+    found = str(beside) if beside.exists() else shutil.which("mpiexec")
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        found = None
+    if found is None:
+        if os.environ.get("NUMREC_REQUIRE_MPI") == "1":
+            pytest.fail("mpi4py or mpiexec is missing; install numrec[mpi]")
+        pytest.skip("needs mpi4py and mpiexec: pip install 'numrec[mpi]'")
+    return found
+
+
+def on_two_ranks(*cmd, env, cwd: Path | None = None, timeout: float = TIMEOUT):
+    return subprocess.run([mpiexec(), "-n", "2", *map(str, cmd)], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
+def api_run(tmp_path: Path, ranks: int, optimizer: str, batch: int) -> dict:
+    out = tmp_path / f"{optimizer}-{batch}-{ranks}.npz"
+    cmd = [sys.executable, HERE / "mpi_train.py", out, optimizer, batch]
+    env = cli_env(tmp_path)
+    if ranks == 1:
+        done = subprocess.run(list(map(str, cmd)), env=env, capture_output=True, text=True,
+                              timeout=TIMEOUT)  # fmt: skip
+    else:
+        done = on_two_ranks(*cmd, env=env)
+    assert done.returncode == 0, done.stderr
+    with np.load(out) as saved:
+        return {"theta": saved["theta"], "history": json.loads(str(saved["history"])),
+                "ranks": int(saved["ranks"])}  # fmt: skip
+
+
+@pytest.mark.parametrize(("optimizer", "batch"), [("momentum", 64), ("adam", 100)])
+def test_two_ranks_train_the_model_of_one_process(tmp_path, optimizer, batch):
+    one = api_run(tmp_path, 1, optimizer, batch)
+    two = api_run(tmp_path, 2, optimizer, batch)
+    assert (one["ranks"], two["ranks"]) == (1, 2)
+    difference = np.abs(one["theta"] - two["theta"]).max()
+    assert difference < CLOSE, difference
+    assert np.abs(one["theta"]).max() > 0.1  # trained weights, not a degenerate case
+    for a, b in zip(one["history"], two["history"]):
+        assert a["epoch"] == b["epoch"]
+        assert a["test_accuracy"] == pytest.approx(b["test_accuracy"], abs=1 / 203)
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
+        assert a["test_loss"] == pytest.approx(b["test_loss"], rel=1e-4)
+    assert one["history"][-1]["test_accuracy"] > 0.6  # it learned
+
+
+def test_cli_on_two_ranks(tmp_path):
+    env = cli_env(tmp_path)
+    data = write_idx_digits(tmp_path / "digits", 3_000, 500)  # uncompressed: memory-mapped
+    common = ("--dataset", "mnist", "--data-dir", data, "--hidden", "16", "--epochs", "2",
+              "--batch-size", "50", "--schedule", "constant")  # fmt: skip
+    two = on_two_ranks(script("numrec-train"), *common, "--save", tmp_path / "two.npz",
+                       "--metrics", tmp_path / "two.jsonl", env=env, cwd=tmp_path)  # fmt: skip
+    assert two.returncode == 0, two.stderr
+    assert "Traceback" not in two.stderr
+    # rank 0 alone talks and writes
+    assert two.stderr.count("2 MPI ranks x 1 thread(s)") == 1, two.stderr
+    assert two.stdout.count("model saved to") == 1, two.stdout
+    assert [r["epoch"] for r in read_jsonl(tmp_path / "two.jsonl")] == [1, 2]
+    one = run("numrec-train", *common, "--save", tmp_path / "one.npz", "--quiet", env=env)
+    assert one.returncode == 0, one.stderr
+    a, b = numrec.Network.load(tmp_path / "one.npz"), numrec.Network.load(tmp_path / "two.npz")
+    assert np.abs(a.theta - b.theta).max() < CLOSE
+
+
+def test_checkpoints_move_between_rank_counts(tmp_path):
+    """Interrupted on 2 ranks, resumed in 1 process; and the other way round."""
+    env = cli_env(tmp_path)
+    # 12,000 images: two compiled chunks an epoch, so the stop lands inside epoch 2
+    data = write_idx_digits(tmp_path / "digits", 12_000, 500)
+    common = ("--dataset", "mnist", "--data-dir", data, "--hidden", "32", "--batch-size",
+              "32", "--epochs", "3", "--threads", "1", "--lr", "0.01",
+              "--schedule", "constant")  # fmt: skip
+    whole = tmp_path / "whole.npz"
+    done = run("numrec-train", *common, "--save", whole, "--quiet", env=env)
+    assert done.returncode == 0, done.stderr
+    reference = numrec.Network.load(whole).theta
+
+    for name, first, then in (("2to1", 2, 1), ("1to2", 1, 2)):
+        parted, metrics = tmp_path / f"{name}.npz", tmp_path / f"{name}.jsonl"
+        cmd = [script("numrec-train"), *map(str, common), "--save", str(parted),
+               "--metrics", str(metrics)]  # fmt: skip
+        if first == 2:
+            cmd = [mpiexec(), "-n", "2", *cmd]
+        code, _, err = _interrupt(cmd, env, metrics, signal.SIGINT)
+        assert code == 130, err
+        assert "Traceback" not in err
+        assert err.count("checkpoint written to") == 1, err
+        checkpoint = tmp_path / f"{name}.checkpoint.npz"
+        resume = [script("numrec-train"), "--resume", checkpoint]
+        if then == 2:
+            resumed = on_two_ranks(*resume, env=env, cwd=tmp_path)
+        else:
+            resumed = run("numrec-train", "--resume", checkpoint, env=env, cwd=tmp_path)
+        assert resumed.returncode == 0, resumed.stderr
+        assert [r["epoch"] for r in read_jsonl(metrics)] == [1, 2, 3]
+        difference = np.abs(numrec.Network.load(parted).theta - reference).max()
+        assert difference < 1e-4, (name, difference)  # 1,125 steps
+
+
+# --- faults: a rank that dies, a rank that hangs ------------------------------------------
+
+
+def _rank_pid(mark: str, rank: int, deadline: float) -> int:
+    """The pid of the process of ``rank`` whose environment carries ``mark``."""
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                environ = (entry / "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if f"NUMREC_TEST_MARK={mark}".encode() in environ and (
+                f"PMI_RANK={rank}".encode() in environ
+            ):
+                return int(entry.name)
+        time.sleep(0.05)
+    pytest.fail(f"rank {rank} never started")
+
+
+def _start_long_run(tmp_path: Path, **extra: str):
+    mark = uuid.uuid4().hex
+    env = cli_env(tmp_path, NUMREC_TEST_MARK=mark, **extra)
+    data = write_idx_digits(tmp_path / "digits", 20_000, 1_000)
+    metrics = tmp_path / "run.jsonl"
+    cmd = [mpiexec(), "-n", "2", script("numrec-train"), *INTERRUPTIBLE, "--epochs", "50",
+           "--data-dir", str(data), "--metrics", str(metrics)]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    deadline = time.monotonic() + 240
+    while not (metrics.exists() and metrics.read_text().strip()):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"training ended before the fault: {proc.communicate()[1]}")
+        time.sleep(0.02)
+    return proc, _rank_pid(mark, 1, deadline)
+
+
+def test_a_dead_rank_stops_the_job(tmp_path):
+    proc, victim = _start_long_run(tmp_path)
+    killed = time.monotonic()
+    os.kill(victim, signal.SIGKILL)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert time.monotonic() - killed < 30, "the surviving rank should stop promptly"
+    said = out + err  # MPICH's mpiexec reports the dead rank on stdout
+    assert "Killed" in said or "signal 9" in said or "no answer" in said, said
+
+
+def test_a_hung_rank_stops_the_job_within_the_timeout(tmp_path):
+    proc, victim = _start_long_run(tmp_path, NUMREC_MPI_TIMEOUT="3")
+    stopped = time.monotonic()
+    os.kill(victim, signal.SIGSTOP)  # alive but silent: the launcher sees nothing wrong
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        try:
+            os.kill(victim, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    took = time.monotonic() - stopped
+    assert proc.returncode != 0
+    assert 3 <= took < 30, took
+    assert "rank 0 of 2: the gradient exchange got no answer for 3 s" in err, err
+    assert "Traceback" not in err
+
+
+# --- without the extra ----------------------------------------------------------------------
+
+
+def test_a_launcher_without_mpi4py_says_how_to_install_it(tmp_path):
+    """Started as one of two ranks (the launcher's variables) with mpi4py unimportable."""
+    blocker = tmp_path / "blocked" / "mpi4py"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('No module named mpi4py')\n")
+    env = cli_env(tmp_path, PMI_SIZE="2", PMI_RANK="0", PYTHONPATH=str(blocker.parent))
+    result = run("numrec-train", "--dataset", "mnist-sample", "--epochs", "1", env=env)
+    assert_usage_error(result, "one of 2 started by an MPI launcher", "pip install 'numrec[mpi]'")
