@@ -203,6 +203,23 @@ def world() -> Comm | None:
     return _world
 
 
+def in_job() -> bool:
+    """Whether this process has joined a job of several MPI ranks (``world()``)."""
+    return _world is not None
+
+
+def abort_job(code: int) -> None:
+    """End every rank of this job at once with exit status ``code``, when this process
+    is one of several MPI ranks. For a failure of this rank alone (say, rank 0 cannot
+    write the metrics file): the others would wait for it in their next collective,
+    and MPICH's mpiexec does not end them when a rank merely exits."""
+    if not in_job():
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _world.comm.Abort(code)
+
+
 def as_comm(comm: Any) -> Comm | None:
     """A ``Comm`` of several ranks from a ``Comm`` or an mpi4py communicator; None for
     None or a communicator of one rank (then training runs in this process alone)."""

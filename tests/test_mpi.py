@@ -214,3 +214,19 @@ def test_a_launcher_without_mpi4py_says_how_to_install_it(tmp_path):
     env = cli_env(tmp_path, PMI_SIZE="2", PMI_RANK="0", PYTHONPATH=str(blocker.parent))
     result = run("numrec-train", "--dataset", "mnist-sample", "--epochs", "1", env=env)
     assert_usage_error(result, "one of 2 started by an MPI launcher", "pip install 'numrec[mpi]'")
+
+
+def test_a_failure_of_rank_0_alone_ends_the_job(tmp_path):
+    """Rank 0 alone writes the metrics; when it cannot, the other rank must not wait for it
+    in the gradient exchange (MPICH's mpiexec does not end a job when a rank exits)."""
+    env = cli_env(tmp_path, NUMREC_MPI_TIMEOUT="120")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    start = time.monotonic()
+    result = on_two_ranks(script("numrec-train"), "--dataset", "mnist-sample", "--hidden", "8",
+                          "--epochs", "1", "--metrics", blocker / "run.jsonl", env=env)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert time.monotonic() - start < 60  # well before the 120 s watchdog
+    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and errors[0].startswith(f"numrec-train: error: {blocker}: ")
+    assert "Traceback" not in result.stderr

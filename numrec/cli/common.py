@@ -17,13 +17,14 @@ import argparse
 import os
 import signal
 import sys
+import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import DatasetError
-from ..mpi import PeerFailed, launched_rank
+from ..mpi import PeerFailed, abort_job, in_job, launched_rank
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 DEFAULT_DATASET = "mnist"
@@ -77,10 +78,23 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 def run(prog: str, main: Callable[[list[str]], int], argv: Sequence[str] | None = None) -> int:
     """Call ``main(argv)`` and turn every expected failure into a message and an exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv or os.environ.get("NUMREC_DEBUG", "") not in ("", "0")
     rank = launched_rank()
     if rank:  # one of several MPI ranks: rank 0 reports what all of them share
         prog = f"{prog} (rank {rank})"
+    try:
+        code = _run(prog, main, argv, rank)
+    except BaseException as e:
+        if in_job() and not isinstance(e, SystemExit):
+            traceback.print_exc()
+            abort_job(1)  # a bug on one MPI rank must not leave the others waiting for it
+        raise
+    if code not in (EXIT_OK, EXIT_INTERRUPTED):
+        abort_job(code)  # so must a failure of one rank alone (rank 0 cannot write, say)
+    return code
+
+
+def _run(prog: str, main: Callable[[list[str]], int], argv: list[str], rank: int) -> int:
+    debug = "--debug" in argv or os.environ.get("NUMREC_DEBUG", "") not in ("", "0")
     _quiet_warnings(prog)
     previous = _sigterm_as_interrupt()
     try:
