@@ -22,16 +22,16 @@ import math
 import numpy as np
 from numba import njit
 
-from .codes import JIT
+from .codes import INNER_JIT
 
 
-@njit(**JIT)
+@njit(**INNER_JIT)
 def block(buf, offset, rows, cols):
     """The (rows, cols) matrix stored at ``buf[offset:]``: a view, no copy."""
     return buf[offset : offset + rows * cols].reshape((rows, cols))
 
 
-@njit(**JIT)
+@njit(**INNER_JIT)
 def bias_hidden(Z, b, hidden, alpha):
     """Z <- f(Z + b) in place for a hidden activation code (see codes.HIDDEN)."""
     rows, cols = Z.shape
@@ -49,7 +49,7 @@ def bias_hidden(Z, b, hidden, alpha):
                 Z[i, j] = one / (one + math.exp(-z))
 
 
-@njit(**JIT)
+@njit(**INNER_JIT)
 def bias_output(Z, b, output):
     """Z <- softmax(Z + b) row by row (code 0), or sigmoid(Z + b) (codes 1, 2)."""
     rows, cols = Z.shape
@@ -74,7 +74,7 @@ def bias_output(Z, b, output):
                 Z[i, j] = one / (one + np.float32(math.exp(-(Z[i, j] + b[j]))))
 
 
-@njit(**JIT)
+@njit(**INNER_JIT)
 def times_hidden_derivative(D, A, hidden, alpha):
     """D <- D * f'(z), with f' written in terms of a = f(z) (see the module docstring)."""
     rows, cols = D.shape
@@ -94,7 +94,7 @@ def times_hidden_derivative(D, A, hidden, alpha):
                 D[i, j] *= a * (one - a)
 
 
-@njit(**JIT)
+@njit(**INNER_JIT)
 def forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, rows, hidden, output, alpha):
     """Run rows row0 .. row0+rows-1, whose inputs sit in layer 0 of ``acts``, through
     every layer. Layer l of ``acts`` is a row-major (rows_total, sizes[l]) matrix at
@@ -113,7 +113,7 @@ def forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, rows, hidden, o
             bias_output(Z, b, output)
 
 
-@njit(**JIT)
+@njit(**INNER_JIT)
 def output_delta(P, T, output, scale, D):
     """The delta at the output (dC/dz, times ``scale``) and the block's summed loss.
 
@@ -151,7 +151,7 @@ def output_delta(P, T, output, scale, D):
     return loss, correct
 
 
-@njit(**JIT)
+@njit(**INNER_JIT)
 def backprop_deltas(theta, w_off, sizes, a_off, acts, row0, rows, d_off, deltas, hidden, alpha):
     """From the output delta (at ``deltas[d_off[L]:]``, rows x sizes[L]) back to layer 1:
     delta_{l-1} = (delta_l @ W_l) * f'(a_{l-1}), for this block of rows only."""
@@ -165,7 +165,7 @@ def backprop_deltas(theta, w_off, sizes, a_off, acts, row0, rows, d_off, deltas,
         )
 
 
-@njit(**JIT)
+@njit(**INNER_JIT)
 def store_transposed(deltas, d_off, sizes, row0, rows, batch, deltas_t, t_off):
     """Copy this block's deltas into the batch-wide transposed deltas: layer l's
     (sizes[l], batch) matrix at ``t_off[l]``, columns row0 .. row0+rows-1."""
@@ -177,7 +177,7 @@ def store_transposed(deltas, d_off, sizes, row0, rows, batch, deltas_t, t_off):
                 DT[j, row0 + i] = D[i, j]
 
 
-@njit(**JIT)
+@njit(**INNER_JIT)
 def weight_gradient(w_off, b_off, sizes, a_off, acts, t_off, deltas_t, batch, layer, r0, r1, grad):
     """Rows r0 .. r1-1 of layer ``layer``'s weight and bias gradients, summed over the
     whole batch in one product: dW[r0:r1] = delta^T[r0:r1] @ A_prev, db[r0:r1] = row sums.
@@ -194,7 +194,7 @@ def weight_gradient(w_off, b_off, sizes, a_off, acts, t_off, deltas_t, batch, la
         grad[b_off[layer - 1] + r0 + j] = total
 
 
-@njit(**JIT)
+@njit(**INNER_JIT)
 def gather(X, rows, start, count, scale, A0):
     """A0[i] <- X[rows[start + i]] * scale: uint8 images become float32 in [0, 1] here,
     one mini-batch at a time, so no float copy of the data set ever exists."""
@@ -205,7 +205,7 @@ def gather(X, rows, start, count, scale, A0):
             A0[i, j] = np.float32(X[r, j]) * scale
 
 
-@njit(**JIT)
+@njit(**INNER_JIT)
 def onehot(y, rows, start, count, T):
     """T[i] <- the one-hot row of label y[rows[start + i]]."""
     T[:count] = 0.0
@@ -213,23 +213,15 @@ def onehot(y, rows, start, count, T):
         T[i, y[rows[start + i]]] = 1.0
 
 
-@njit(**JIT)
+@njit(**INNER_JIT)
 def copy_rows(Y, rows, start, count, T):
-    """T[i] <- Y[rows[start + i]] (target rows given directly, e.g. soft targets)."""
+    """T[i] <- Y[rows[start + i]] (target rows given directly, e.g. soft targets).
+    An explicit loop: a slice assignment would compile numba's broadcasting, whose error
+    messages alone took ~4 s of the cold compile."""
+    cols = T.shape[1]
     for i in range(count):
-        T[i, :] = Y[rows[start + i]]
+        r = rows[start + i]
+        for j in range(cols):
+            T[i, j] = Y[r, j]
 
 
-@njit(**JIT)
-def shard_deltas(theta, w_off, b_off, sizes, a_off, acts, row0, rows, T, fn, scale, d_off, deltas):
-    """Forward, output delta and back-propagated deltas for one shard of rows whose
-    inputs are gathered into ``acts`` and targets into ``T``; (summed loss, correct)."""
-    hidden, output, alpha = fn
-    L = len(sizes) - 1
-    forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, rows, hidden, output, alpha)
-    P = block(acts, a_off[L] + row0 * sizes[L], rows, sizes[L])
-    loss, correct = output_delta(
-        P, T[:rows], output, scale, block(deltas, d_off[L], rows, sizes[L])
-    )
-    backprop_deltas(theta, w_off, sizes, a_off, acts, row0, rows, d_off, deltas, hidden, alpha)
-    return loss, correct

@@ -22,13 +22,15 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .codes import JIT, PARALLEL_JIT
+from .codes import INNER_JIT, JIT, PARALLEL_INLINE, PARALLEL_JIT
 from .layers import (
+    backprop_deltas,
     block,
     copy_rows,
+    forward_block,
     gather,
     onehot,
-    shard_deltas,
+    output_delta,
     store_transposed,
     weight_gradient,
 )
@@ -89,7 +91,35 @@ def update_range(theta, grad, lo, hi, lr, opt, m, v, step):
             theta[i] = decay * theta[i] - lr32 * (m[i] / c1) / (np.sqrt(v[i]) / c2 + eps32)
 
 
-@njit(**PARALLEL_JIT)
+@njit(**INNER_JIT)
+def shard_pass(k, X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws):
+    """Pass 1 for shard ``k`` of rows[start:start+count]: gather its inputs and targets,
+    run forward, take the output delta (times ``inv``) and back-propagate the deltas, then
+    store them transposed. Returns (summed loss, correct). One plain function, so that
+    the parallel loop that calls it stays small (cheap to analyse and compile)."""
+    theta, w_off, b_off, sizes = net
+    hidden, output, alpha = fn
+    a_off, d_off, t_off, tasks, size = plan
+    acts, deltas, deltas_t, targets, grad = ws
+    L = len(sizes) - 1
+    row0 = k * size
+    n = min(size, count - row0)
+    gather(X, rows, start + row0, n, scale, block(acts, a_off[0] + row0 * sizes[0], n, sizes[0]))
+    T = targets[k]
+    if y.size:
+        onehot(y, rows, start + row0, n, T)
+    else:
+        copy_rows(Y, rows, start + row0, n, T)
+    D = deltas[k]
+    forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, n, hidden, output, alpha)
+    P = block(acts, a_off[L] + row0 * sizes[L], n, sizes[L])
+    loss, correct = output_delta(P, T[:n], output, inv, block(D, d_off[L], n, sizes[L]))
+    backprop_deltas(theta, w_off, sizes, a_off, acts, row0, n, d_off, D, hidden, alpha)
+    store_transposed(D, d_off, sizes, row0, n, count, deltas_t, t_off)
+    return loss, correct
+
+
+@njit(**PARALLEL_INLINE)
 def batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws):
     """Pass 1 for rows[start:start+count]: forward and deltas, shard by shard. The loss
     is averaged over ``total`` rows: ``count`` for a whole batch, more when these rows
@@ -99,27 +129,19 @@ def batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws):
     ``Y``. net = (theta, w_off, b_off, sizes); plan = (a_off, d_off, t_off, tasks, rows
     per shard); ws = (acts, deltas, deltas_t, targets, grad). Returns (summed loss, correct).
     """
-    theta, w_off, b_off, sizes = net
-    a_off, d_off, t_off, tasks, size = plan
-    acts, deltas, deltas_t, targets, grad = ws
+    size = plan[4]
     n_shards = (count + size - 1) // size
     inv = np.float32(1.0 / total)
-    losses = np.zeros(n_shards)
-    corrects = np.zeros(n_shards, dtype=np.int64)
+    # np.empty, not np.zeros: in a parallel function np.zeros becomes a parallel loop of
+    # its own (a second gufunc to compile); every element is written below anyway
+    losses = np.empty(n_shards)
+    corrects = np.empty(n_shards, dtype=np.int64)
     for k in prange(n_shards):
-        row0 = k * size
-        n = min(size, count - row0)
-        gather(
-            X, rows, start + row0, n, scale, block(acts, a_off[0] + row0 * sizes[0], n, sizes[0])
+        # np.int64(k): the loop index is int64 when first typed but uint64 inside the
+        # outlined parallel body, which would compile shard_pass twice (~2 s)
+        losses[k], corrects[k] = shard_pass(
+            np.int64(k), X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws
         )
-        if y.size:
-            onehot(y, rows, start + row0, n, targets[k])
-        else:
-            copy_rows(Y, rows, start + row0, n, targets[k])
-        losses[k], corrects[k] = shard_deltas(
-            theta, w_off, b_off, sizes, a_off, acts, row0, n, targets[k], fn, inv, d_off, deltas[k]
-        )
-        store_transposed(deltas[k], d_off, sizes, row0, n, count, deltas_t, t_off)
     loss = 0.0
     correct = 0
     for k in range(n_shards):  # in shard order, not completion order
@@ -128,27 +150,32 @@ def batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws):
     return loss, correct
 
 
-@njit(**PARALLEL_JIT)
-def gradient_and_update(count, net, plan, ws, lr, opt, m, v, step):
-    """Pass 2: the batch's gradient block by block, each block updated right away
-    (``opt[0] == GRADIENT_ONLY``: only the gradient, left in ws[4])."""
+@njit(**INNER_JIT)
+def gradient_task(t, count, net, plan, ws, lr, opt, m, v, step):
+    """Task ``t`` of pass 2: the gradient of one block of output units (plan's tasks[t]),
+    updated at once unless ``opt[0] == GRADIENT_ONLY``."""
     theta, w_off, b_off, sizes = net
     a_off, d_off, t_off, tasks, size = plan
     acts, deltas, deltas_t, targets, grad = ws
-    for t in prange(tasks.shape[0]):
-        layer, r0, r1 = tasks[t, 0], tasks[t, 1], tasks[t, 2]
-        weight_gradient(
-            w_off, b_off, sizes, a_off, acts, t_off, deltas_t, count, layer, r0, r1, grad
-        )
-        if opt[0] != GRADIENT_ONLY:
-            n_in = sizes[layer - 1]
-            w0 = w_off[layer - 1]
-            update_range(theta, grad, w0 + r0 * n_in, w0 + r1 * n_in, lr, opt, m, v, step)
-            b0 = b_off[layer - 1]
-            update_range(theta, grad, b0 + r0, b0 + r1, lr, opt, m, v, step)
+    layer, r0, r1 = tasks[t, 0], tasks[t, 1], tasks[t, 2]
+    weight_gradient(w_off, b_off, sizes, a_off, acts, t_off, deltas_t, count, layer, r0, r1, grad)
+    if opt[0] != GRADIENT_ONLY:
+        n_in = sizes[layer - 1]
+        w0 = w_off[layer - 1]
+        update_range(theta, grad, w0 + r0 * n_in, w0 + r1 * n_in, lr, opt, m, v, step)
+        b0 = b_off[layer - 1]
+        update_range(theta, grad, b0 + r0, b0 + r1, lr, opt, m, v, step)
 
 
-@njit(**JIT)
+@njit(**PARALLEL_INLINE)
+def gradient_and_update(count, net, plan, ws, lr, opt, m, v, step):
+    """Pass 2: the batch's gradient block by block, each block updated right away
+    (``opt[0] == GRADIENT_ONLY``: only the gradient, left in ws[4])."""
+    for t in prange(plan[3].shape[0]):
+        gradient_task(np.int64(t), count, net, plan, ws, lr, opt, m, v, step)  # see batch_deltas
+
+
+@njit(**PARALLEL_JIT)
 def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, plan, opt, state, ws):
     """Train on mini-batches first .. first+count-1 of the epoch order ``perm``
     (``lrs[b]`` is the learning rate of batch first+b; X rows are multiplied by ``scale``).
@@ -181,7 +208,7 @@ def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, plan, op
 # then the update; the same pieces as above, split where the sum has to happen
 
 
-@njit(**JIT)
+@njit(**PARALLEL_JIT)
 def local_gradient(X, y, rows, start, count, total, scale, net, fn, plan, opt, ws):
     """This process's part rows[start:start+count] of a mini-batch of ``total`` rows:
     its gradient sum divided by ``total`` into ws[4] (zero for no rows), so that adding
