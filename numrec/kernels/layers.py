@@ -223,5 +223,3 @@ def copy_rows(Y, rows, start, count, T):
         r = rows[start + i]
         for j in range(cols):
             T[i, j] = Y[r, j]
-
-
