@@ -9,8 +9,8 @@ import pytest
 from engine_helpers import blobs
 
 import numrec
-from numrec.distributed import DistributedTrainer
-from numrec.kernels.step import apply_update, local_gradient, update_range
+from numrec.distributed import DistributedTrainer, local_gradient
+from numrec.kernels.step import apply_update, update_range
 from numrec.mpi import Comm, partition
 from numrec.optim import Optimizer
 
