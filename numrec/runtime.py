@@ -35,10 +35,38 @@ SPIN_DEFAULT = "10000"
 NOTICE_AFTER = 1.0  # seconds; a warm start (cache load) takes less
 
 
+def _load_cython_blas() -> None:
+    """Load ``scipy.linalg.cython_blas``, the BLAS that numba's compiled code calls,
+    without running ``scipy.linalg/__init__`` (~0.3-0.4 s of a ~1.5 s warm start: it
+    imports all of scipy.linalg, which numrec never uses). Numba imports the module by
+    its full name, and an entry already in ``sys.modules`` satisfies that import without
+    the package. Anything unexpected: the ordinary import."""
+    name = "scipy.linalg.cython_blas"
+    if name in sys.modules:
+        return
+    try:
+        import importlib.machinery
+        import importlib.util
+
+        import scipy
+
+        folder = os.path.join(os.path.dirname(scipy.__file__), "linalg")
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = os.path.join(folder, "cython_blas" + suffix)
+            if os.path.exists(path):
+                spec = importlib.util.spec_from_file_location(name, path)
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                sys.modules[name] = module
+                return
+    except Exception:  # noqa: BLE001 - an unusual scipy layout: fall back below
+        sys.modules.pop(name, None)
+    import scipy.linalg.cython_blas  # noqa: F401
+
+
 @lru_cache(maxsize=1)
 def _controller() -> ThreadpoolController:
-    import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba calls; load it first)
-
+    _load_cython_blas()  # the BLAS numba calls: loaded first, so the controller finds it
     return ThreadpoolController()
 
 
