@@ -72,6 +72,7 @@ def test_two_ranks_train_the_model_of_one_process(tmp_path, optimizer, batch):
     two = api_run(tmp_path, 2, optimizer, batch)
     assert (one["ranks"], two["ranks"]) == (1, 2)
     difference = np.abs(one["theta"] - two["theta"]).max()
+    print(f"{optimizer}, batch {batch}: largest difference 1 vs 2 ranks {difference:.3g}")
     assert difference < CLOSE, difference
     assert np.abs(one["theta"]).max() > 0.1  # trained weights, not a degenerate case
     for a, b in zip(one["history"], two["history"]):
@@ -133,6 +134,7 @@ def test_checkpoints_move_between_rank_counts(tmp_path):
         assert resumed.returncode == 0, resumed.stderr
         assert [r["epoch"] for r in read_jsonl(metrics)] == [1, 2, 3]
         difference = np.abs(numrec.Network.load(parted).theta - reference).max()
+        print(f"{name}: largest difference from one process {difference:.3g}")
         assert difference < 1e-4, (name, difference)  # 1,125 steps
 
 
@@ -179,6 +181,7 @@ def test_a_dead_rank_stops_the_job(tmp_path):
     killed = time.monotonic()
     os.kill(victim, signal.SIGKILL)
     out, err = proc.communicate(timeout=60)
+    print(f"a killed rank ended the job after {time.monotonic() - killed:.1f} s")
     assert proc.returncode != 0
     assert time.monotonic() - killed < 30, "the surviving rank should stop promptly"
     said = out + err  # MPICH's mpiexec reports the dead rank on stdout
@@ -197,6 +200,7 @@ def test_a_hung_rank_stops_the_job_within_the_timeout(tmp_path):
         except ProcessLookupError:
             pass
     took = time.monotonic() - stopped
+    print(f"a hung rank (timeout 3 s) ended the job after {took:.1f} s")
     assert proc.returncode != 0
     assert 3 <= took < 30, took
     assert "rank 0 of 2: the gradient exchange got no answer for 3 s" in err, err
