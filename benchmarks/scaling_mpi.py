@@ -11,7 +11,7 @@ pools the per-step times of all launches and prints Markdown tables of medians.
 
 What a worker times is numrec's own data-parallel step (``numrec.distributed``), piece
 by piece, on real Fashion-MNIST: each rank's rows of the global batch come from
-``DistributedTrainer`` (at 1 rank: ``Trainer.order``), then ``kernels.step.local_gradient``,
+``DistributedTrainer`` (at 1 rank: ``Trainer.order``), then ``distributed.local_gradient``,
 ``Comm.allreduce_sum`` of the n_params + 2 float32 exchange buffer, and
 ``kernels.step.apply_update``. Ranks on this machine split its cores as the trainer does
 (1 rank: 2 threads; 2 ranks: 1 thread each). The 1-rank worker also measures the compute
@@ -66,8 +66,8 @@ def time_steps(comm, sizes: list[int], batch: int, dataset, budget: float) -> di
     slowest rank's compute, the last-arriving rank's Allreduce (the exchange itself, not
     the wait for the other rank) and the slowest rank's whole step. Rank 0 gets the dict."""
     import numrec
-    from numrec.distributed import DistributedTrainer
-    from numrec.kernels.step import apply_update, local_gradient
+    from numrec.distributed import DistributedTrainer, local_gradient
+    from numrec.kernels.step import apply_update
     from numrec.training import Trainer
 
     net = numrec.Network(sizes, seed=0)

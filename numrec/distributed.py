@@ -36,7 +36,7 @@ from .dataset import Dataset, Split
 from .kernels.step import GRADIENT_ONLY, apply_update, batch_deltas, gradient_and_update
 from .mpi import Comm, as_comm, partition
 from .network import Network
-from .runtime import compile_notice, max_threads
+from .runtime import compile_notice, hide_compile_notices, max_threads
 from .training import Trainer
 
 
@@ -61,6 +61,8 @@ class DistributedTrainer(Trainer):
         self.share = partition(n, ranks, comm.rank)  # [lo, hi) of the training rows
         self.test_share = partition(len(dataset.test), ranks, comm.rank)
         options["progress"] = options.get("progress", True) and comm.is_root
+        if not comm.is_root:
+            hide_compile_notices()  # rank 0 says it, once for all
         super().__init__(net, _share_of(dataset, self.share, self.test_share), **options)
 
     @property
@@ -78,16 +80,16 @@ class DistributedTrainer(Trainer):
         return max(1, max_threads() // self.comm.local_size)
 
     def _workspace(self, batch: int):
-        plan, ws = self.net._plan(batch)  # any batch may fall wholly in one share
         # the gradient, then the loss sum and the correct count: one Allreduce for all
         self._exchange = np.zeros(self.net.n_params + 2, dtype=np.float32)
-        return plan, (*ws[:4], self._exchange[: self.net.n_params])
+        # sized for the whole batch: any batch may fall wholly in one rank's share
+        return self.net._plan(batch, grad=self._exchange[: self.net.n_params])
 
-    def warm_up(self) -> None:
-        super().warm_up()
+    def _compile_training(self) -> None:
+        # the passes this trainer calls (not Trainer's whole-loop train_batches)
         plan, ws = self._workspace(1)
         rows = np.zeros(1, dtype=np.int64)  # one real row: the passes compile and run
-        with compile_notice("data-parallel"):
+        with compile_notice("data-parallel training"):
             local_gradient(
                 self.X, self.y, rows, 0, 1, 1, self.scale, self.net._net(), self.net._fn(),
                 plan, self.optimizer.kernel_args(), ws,

@@ -142,9 +142,10 @@ class Network:
         """(theta, w_off, b_off, sizes): the parameters as the kernels take them."""
         return (self.theta, self.w_off, self.b_off, self._sizes)
 
-    def _plan(self, batch: int):
+    def _plan(self, batch: int, grad: np.ndarray | None = None):
         """Buffer layout and work split for mini-batches of up to ``batch`` rows:
-        (plan, workspace) as the training kernels take them (see kernels.step)."""
+        (plan, workspace) as the training kernels take them (see kernels.step). The
+        gradient goes to ``grad`` when given (n_params float32), else to a new buffer."""
         sizes = self._sizes
         rows = shard_size(batch)
         before = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)  # units below l
@@ -159,7 +160,7 @@ class Network:
             np.zeros((shards, rows * n_deltas), dtype=np.float32),  # per-shard deltas
             np.zeros(batch * n_deltas, dtype=np.float32),  # deltas, transposed
             np.zeros((shards, rows, self.sizes[-1]), dtype=np.float32),  # targets
-            np.zeros(self.n_params, dtype=np.float32),  # the gradient
+            np.zeros(self.n_params, dtype=np.float32) if grad is None else grad,  # gradient
         )
         return plan, workspace
 

@@ -93,11 +93,19 @@ def engine_threads(threads: int | None = None):
             numba.set_num_threads(previous)
 
 
+_notices = [True]  # whether this process shows compile notices at all
+
+
+def hide_compile_notices() -> None:
+    """No compile notices from this process (an MPI rank other than 0: rank 0 shows them)."""
+    _notices[0] = False
+
+
 @contextmanager
 def compile_notice(kernel: str):
     """Wrap the first call of the ``kernel`` group: if it is still compiling after a
     second, say so on stderr, and say how long it took once done."""
-    if kernel in _warm:
+    if kernel in _warm or not _notices[0]:
         yield
         return
     start = time.perf_counter()

@@ -193,6 +193,11 @@ class Trainer:
     def warm_up(self) -> None:
         """Compile (or load from the cache) the training and inference kernels for these
         array types, with no work done, so no epoch's time includes compilation."""
+        self._compile_training()
+        if len(self.test_y):
+            self.net.forward(self.test_X[:0])
+
+    def _compile_training(self) -> None:
         plan, ws = self.net._plan(1)
         with compile_notice("training"):
             train_batches(
@@ -200,8 +205,6 @@ class Trainer:
                 self.scale, self.net._net(), self.net._fn(), plan, self.optimizer.kernel_args(),
                 (self.m, self.v, self.step), ws,
             )  # fmt: skip
-        if len(self.test_y):
-            self.net.forward(self.test_X[:0])
 
     def _catch_signals(self) -> dict:
         """Turn SIGINT/SIGTERM into a stop at the next batch boundary (main thread only);

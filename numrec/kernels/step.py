@@ -204,24 +204,8 @@ def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, plan, op
     return loss_sum, correct, seen, count, True
 
 
-# --- data-parallel training (numrec.distributed): gradient, then a sum across processes,
-# then the update; the same pieces as above, split where the sum has to happen
-
-
-@njit(**PARALLEL_JIT)
-def local_gradient(X, y, rows, start, count, total, scale, net, fn, plan, opt, ws):
-    """This process's part rows[start:start+count] of a mini-batch of ``total`` rows:
-    its gradient sum divided by ``total`` into ws[4] (zero for no rows), so that adding
-    the parts of all processes gives the batch's mean gradient. Returns (summed loss,
-    correct). ``opt`` only fixes the argument types (the update comes later)."""
-    if count == 0:
-        ws[4][:] = 0.0
-        return 0.0, 0
-    no_rows = np.zeros((0, 1), dtype=np.float32)
-    loss, hits = batch_deltas(X, y, no_rows, rows, start, count, total, scale, net, fn, plan, ws)
-    only = (GRADIENT_ONLY, opt[1], opt[2], opt[3], opt[4], opt[5])
-    gradient_and_update(count, net, plan, ws, 0.0, only, ws[4], ws[4], 0)
-    return loss, hits
+# --- data-parallel training (numrec.distributed): the gradient comes from batch_deltas and
+# gradient_and_update (GRADIENT_ONLY), the sum across processes from MPI, then this update
 
 
 @njit(**PARALLEL_JIT)
