@@ -234,3 +234,30 @@ def test_a_failure_of_rank_0_alone_ends_the_job(tmp_path):
     errors = [line for line in result.stderr.splitlines() if ": error: " in line]
     assert len(errors) == 1 and errors[0].startswith(f"numrec-train: error: {blocker}: ")
     assert "Traceback" not in result.stderr
+
+
+FETCH = """
+import sys
+from numrec.download import fetch
+from numrec.mpi import world
+
+sha256 = sys.argv[1]
+comm = world()  # NUMREC_MIRROR is the test's server
+path = comm.root_first(lambda: fetch("mpi-test", "data.bin", [], sha256=sha256, progress=False))
+print(f"rank {comm.rank} read {len(path.read_bytes())} bytes", flush=True)
+"""
+
+
+def test_a_download_happens_once_on_rank_0_while_the_others_wait(tmp_path, numrec_http_server):
+    import hashlib
+
+    body = bytes(range(256)) * 1000
+    numrec_http_server.files["/mpi-test/data.bin"] = body
+    env = cli_env(tmp_path, NUMREC_MIRROR=numrec_http_server.url)
+    result = on_two_ranks(sys.executable, "-c", FETCH, hashlib.sha256(body).hexdigest(), env=env)
+    assert result.returncode == 0, result.stderr
+    assert sorted(result.stdout.split("\n"))[-2:] == [
+        f"rank 0 read {len(body)} bytes",
+        f"rank 1 read {len(body)} bytes",
+    ], result.stdout
+    assert numrec_http_server.paths() == ["/mpi-test/data.bin"]  # one request, not two
