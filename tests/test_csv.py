@@ -406,3 +406,16 @@ def test_through_the_plugin_host(tmp_path, numrec_plugin_host):
     np.testing.assert_array_equal(ds.train.X, X)
     np.testing.assert_array_equal(ds.test.y, y[:10])
     assert "csv" in numrec.list_datasets()
+
+
+def test_train_alone_is_split_like_path(tmp_path):
+    """``train`` without ``test`` is split by class as ``path`` is (same rows, same seed)."""
+    X, y = images(60, features=3)
+    y = np.arange(60) % 3
+    csv = write_csv(tmp_path / "all.csv", X, y)
+    alone = load(train=csv, test_fraction=0.25, seed=1)
+    as_path = load(path=csv, test_fraction=0.25, seed=1)
+    for part in ("train", "test"):
+        np.testing.assert_array_equal(getattr(alone, part).X, getattr(as_path, part).X)
+        np.testing.assert_array_equal(getattr(alone, part).y, getattr(as_path, part).y)
+    assert len(alone.test) == 15

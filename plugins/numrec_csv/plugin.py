@@ -103,11 +103,12 @@ def load_csv(
         X_train, X_test = main.X, other.X
         sources = [main.layout.path, other.layout.path]
     else:
+        whole = Path(path if path is not None else train)  # one file, split here
         split: dict = {}
 
         def train_then_test(labels: np.ndarray) -> np.ndarray:
             y, _, split["names"] = prepare.encode_labels(labels, labels[:0])
-            prepare.check_classes(y, labels, str(Path(path)))
+            prepare.check_classes(y, labels, str(whole))
             train_rows, test_rows = prepare.stratified_split(y, test_fraction, seed)
             split["rows"] = np.concatenate([train_rows, test_rows])
             split["y"], split["n_train"] = y, len(train_rows)
@@ -116,7 +117,7 @@ def load_csv(
         # The rows come back train rows first, each part in file order (as the stratified
         # split gives them), so both parts are row ranges: views, not copies, of the
         # (memory-mapped) matrix, with the same values as picking the rows one by one.
-        main = read_table(Path(path), parse_options, cache, progress, train_then_test)
+        main = read_table(whole, parse_options, cache, progress, train_then_test)
         n, y = split["n_train"], split["y"][split["rows"]]
         X_train, X_test, y_train, y_test = main.X[:n], main.X[n:], y[:n], y[n:]
         names = split["names"]
