@@ -20,6 +20,7 @@ import difflib
 import importlib
 import importlib.metadata
 import importlib.util
+import inspect
 import os
 import sys
 import threading
@@ -148,8 +149,12 @@ def validate_options(spec: DatasetSpec, options: dict[str, Any]) -> dict[str, An
     return result
 
 
-def load_dataset(name: str, **options: Any) -> Dataset:
-    """Load data set ``name`` (see ``list_datasets()``) with the loader's ``options``."""
+def load_dataset(name: str, *, progress: bool | None = None, **options: Any) -> Dataset:
+    """Load data set ``name`` (see ``list_datasets()``) with the loader's ``options``.
+
+    ``progress`` (True/False) is passed on to a loader that takes a ``progress`` keyword
+    (download and parse bars), unless the data set declares an option of that name.
+    """
     registry = _registry()
     if name in registry.conflicts:
         raise DatasetError(_conflict_message(name, registry.conflicts[name]))
@@ -161,13 +166,24 @@ def load_dataset(name: str, **options: Any) -> Dataset:
             f"unknown data set {name!r}{hint}; known data sets: {', '.join(known) or 'none'}"
         )
     spec, owner = registry.specs[name]
-    dataset = spec.loader(**validate_options(spec, options))
+    arguments = validate_options(spec, options)
+    if progress is not None and "progress" not in arguments and _takes_progress(spec.loader):
+        arguments["progress"] = bool(progress)
+    dataset = spec.loader(**arguments)
     if not isinstance(dataset, Dataset):
         raise DatasetError(
             f"plugin {owner!r}: the loader of {name!r} returned {type(dataset).__name__}; "
             f"expected a numrec.Dataset"
         )
     return dataset
+
+
+def _takes_progress(loader) -> bool:
+    try:
+        parameters = inspect.signature(loader).parameters.values()
+    except (TypeError, ValueError):  # a builtin or a C function: no signature to read
+        return False
+    return any(p.name == "progress" or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
 # --- building the plugin manager ------------------------------------------------------

@@ -255,3 +255,26 @@ def test_numrec_load_plugins_picks_by_name(outside_plugins, monkeypatch):
     with pytest.warns(PluginWarning, match="'not-installed'"):
         outside_plugins.get_plugin_manager()
     assert list(loaded(outside_plugins)) == ["good"]
+
+
+def test_progress_reaches_the_loaders_that_take_it(numrec_plugin_host):
+    """numrec-train --quiet (and MPI ranks but 0) load with progress=False: it reaches a
+    loader with a ``progress`` keyword and is not forced on one without."""
+    seen = []
+
+    def with_bars(n=1, progress=True):
+        seen.append(progress)
+        return tiny_dataset("bars")
+
+    class Two:
+        @hookimpl
+        def register_datasets(self, register):
+            register(DatasetSpec("bars", "d", with_bars, (Option("n", int, 1),)))
+            register(DatasetSpec("plain", "d", lambda n: tiny_dataset("plain"),
+                                 (Option("n", int, 1),)))  # fmt: skip
+
+    with temporary_plugin(Two(), name="two"):
+        numrec.load_dataset("bars", progress=False)
+        numrec.load_dataset("bars")  # not given: the loader's own default
+        assert seen == [False, True]
+        assert numrec.load_dataset("plain", progress=False).name == "plain"

@@ -46,7 +46,7 @@ class Session:
             and not self.options
         )
         try:
-            return load_dataset(args.dataset, **self.options)
+            return load_dataset(args.dataset, progress=not self.quiet, **self.options)
         except DownloadError as e:
             # only for the zero-option default, and only when no mirror answered at all:
             # a checksum mismatch or an HTTP error must be seen, not papered over
@@ -60,7 +60,7 @@ class Session:
             "once with network access, or pass --dataset mnist --data-dir DIR.",
         )
         args.dataset = FALLBACK_DATASET
-        return load_dataset(FALLBACK_DATASET)
+        return load_dataset(FALLBACK_DATASET, progress=not self.quiet)
 
     def load_shared(self):
         """Under MPI: rank 0 loads first (a download or a parse happens once, into the
@@ -75,7 +75,7 @@ class Session:
             return ds
         comm.root_first(lambda: None)
         self.args.dataset = comm.bcast(None)
-        return load_dataset(self.args.dataset, **self.options)
+        return load_dataset(self.args.dataset, progress=False, **self.options)
 
     def absolute_options(self) -> dict:
         """The data-set options with paths made absolute, for a checkpoint."""
