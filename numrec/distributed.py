@@ -44,7 +44,8 @@ class DistributedTrainer(Trainer):
     """A ``Trainer`` that is one rank of a data-parallel job on ``comm`` (an mpi4py
     communicator or a ``numrec.mpi.Comm`` of two or more ranks); run it on every rank
     with the same arguments. Rank 0 alone shows progress (``progress`` is ignored on the
-    others); ``history`` and the weights are the same on every rank."""
+    others). The weights and the metrics in ``history`` are the same on every rank; its
+    timings ("seconds", "samples_per_s") are each rank's own."""
 
     def __init__(self, net: Network, dataset, *, comm, **options) -> None:
         comm = as_comm(comm)

@@ -7,7 +7,7 @@ brings an MPICH runtime with its ``mpiexec``), started by any launcher:
     srun numrec-train --dataset fashion-mnist
 
 A launcher announces itself in the environment (MPICH's and Intel MPI's ``PMI_SIZE``, Open
-MPI's ``OMPI_COMM_WORLD_SIZE``, PMIx's ``PMIX_RANK``, Slurm's ``SLURM_NTASKS``), so
+MPI's ``OMPI_COMM_WORLD_SIZE``, PMIx's ``PMIX_SIZE``, srun's ``SLURM_STEP_NUM_TASKS``), so
 ``world()`` knows without importing mpi4py whether it is one rank among several; mpi4py
 is imported only then, and its absence is a clear error rather than N copies of a
 single-process run that would overwrite each other's files.
@@ -37,11 +37,16 @@ LAUNCHER_VARIABLES = (
     ("PMI_SIZE", "PMI_RANK"),  # MPICH (hydra), Intel MPI
     ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"),  # Open MPI
     ("PMIX_SIZE", "PMIX_RANK"),  # PMIx launchers
-    ("SLURM_NTASKS", "SLURM_PROCID"),  # srun
+    # srun's step, not SLURM_NTASKS: that is set in a whole allocation (an sbatch script,
+    # an salloc shell), where a plain numrec-train is one process, not one of N ranks
+    ("SLURM_STEP_NUM_TASKS", "SLURM_PROCID"),
 )
 TIMEOUT_VARIABLE = "NUMREC_MPI_TIMEOUT"
 DEFAULT_TIMEOUT = 300.0  # seconds a training collective may take before the job is ended
 EXIT_LOST_RANK = 1
+# seconds a failing rank other than 0 waits before it reports and ends the job, so that a
+# failure every rank shares is reported once, by rank 0 (whose abort ends the others)
+PEER_GRACE = 5.0
 INSTALL_HINT = "pip install 'numrec[mpi]' (mpi4py and an MPICH runtime, no system MPI needed)"
 
 
@@ -220,15 +225,21 @@ def abort_job(code: int) -> None:
     _world.comm.Abort(code)
 
 
+_wrapped: list[Comm] = []  # one Comm (and watchdog thread) per communicator, reused
+
+
 def as_comm(comm: Any) -> Comm | None:
     """A ``Comm`` of several ranks from a ``Comm`` or an mpi4py communicator; None for
     None or a communicator of one rank (then training runs in this process alone)."""
     if comm is None:
         return None
-    if isinstance(comm, Comm):
-        return comm if comm.size > 1 else None
-    wrapped = Comm(comm)
-    return wrapped if wrapped.size > 1 else None
+    if not isinstance(comm, Comm):
+        known = [w for w in _wrapped if w.comm == comm]
+        if not known:
+            _wrapped.append(Comm(comm))
+            known = _wrapped[-1:]
+        comm = known[0]
+    return comm if comm.size > 1 else None
 
 
 def partition(n: int, size: int, rank: int) -> tuple[int, int]:

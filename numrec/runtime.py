@@ -40,7 +40,9 @@ def _load_cython_blas() -> None:
     without running ``scipy.linalg/__init__`` (~0.3-0.4 s of a ~1.5 s warm start: it
     imports all of scipy.linalg, which numrec never uses). Numba imports the module by
     its full name, and an entry already in ``sys.modules`` satisfies that import without
-    the package. Anything unexpected: the ordinary import."""
+    the package. Anything unexpected: the ordinary import. (If scipy.linalg is imported
+    only later, the attribute ``scipy.linalg.cython_blas`` stays unset; ``from scipy.linalg
+    import cython_blas`` and ``import scipy.linalg.cython_blas as cb`` still work.)"""
     name = "scipy.linalg.cython_blas"
     if name in sys.modules:
         return
@@ -58,6 +60,8 @@ def _load_cython_blas() -> None:
                 module = importlib.util.module_from_spec(spec)
                 spec.loader.exec_module(module)
                 sys.modules[name] = module
+                if "scipy.linalg" in sys.modules:  # as an ordinary import would
+                    sys.modules["scipy.linalg"].cython_blas = module
                 return
     except Exception:  # noqa: BLE001 - an unusual scipy layout: fall back below
         sys.modules.pop(name, None)

@@ -283,7 +283,7 @@ class Trainer:
                 if not finite:
                     raise TrainingDiverged(
                         f"training diverged in epoch {epoch + 1}, batch {self.batch + 1}: the "
-                        f"loss became {loss} (learning rate {lrs[self.batch]:g}); "
+                        f"loss became NaN or infinite (learning rate {lrs[self.batch]:g}); "
                         "lower the learning rate"
                     )
                 bar.set_postfix(loss=f"{p[0] / p[2]:.4f}", acc=f"{p[1] / p[2]:.3f}")

@@ -112,7 +112,9 @@ def test_a_rank_without_rows_in_a_batch_contributes_zero():
 
 
 @pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam", "adamw"])
-def test_the_separate_update_equals_the_fused_one(name):
+def test_the_blocked_update_equals_one_pass_over_all_parameters(name):
+    """apply_update's blocks (a ragged last one included) cover every parameter once;
+    update_range itself is checked against numpy's formulas in test_optimizers.py."""
     rng = np.random.default_rng(0)
     n = 200_003  # several blocks and a ragged end
     theta = rng.normal(size=n).astype(np.float32)
@@ -127,3 +129,24 @@ def test_the_separate_update_equals_the_fused_one(name):
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
     assert not np.array_equal(a[0], theta)
+
+
+@pytest.mark.parametrize(
+    ("variables", "ranks", "rank"),
+    [
+        ({}, 1, 0),
+        ({"PMI_SIZE": "4", "PMI_RANK": "2"}, 4, 2),  # MPICH's mpiexec
+        ({"OMPI_COMM_WORLD_SIZE": "3", "OMPI_COMM_WORLD_RANK": "1"}, 3, 1),  # Open MPI
+        ({"SLURM_STEP_NUM_TASKS": "8", "SLURM_PROCID": "5"}, 8, 5),  # srun
+        ({"SLURM_NTASKS": "8"}, 1, 0),  # an sbatch script or salloc shell: one process
+    ],
+)
+def test_launchers_are_recognised_by_their_variables(monkeypatch, variables, ranks, rank):
+    from numrec import mpi
+
+    for size_var, rank_var in mpi.LAUNCHER_VARIABLES:
+        monkeypatch.delenv(size_var, raising=False)
+        monkeypatch.delenv(rank_var, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert (mpi.launched_ranks(), mpi.launched_rank()) == (ranks, rank)

@@ -190,7 +190,7 @@ def test_a_dead_rank_stops_the_job(tmp_path):
 
 
 def test_a_hung_rank_stops_the_job_within_the_timeout(tmp_path):
-    proc, victim = _start_long_run(tmp_path, NUMREC_MPI_TIMEOUT="3")
+    proc, victim = _start_long_run(tmp_path, NUMREC_MPI_TIMEOUT="5")
     stopped = time.monotonic()
     os.kill(victim, signal.SIGSTOP)  # alive but silent: the launcher sees nothing wrong
     try:
@@ -201,10 +201,11 @@ def test_a_hung_rank_stops_the_job_within_the_timeout(tmp_path):
         except ProcessLookupError:
             pass
     took = time.monotonic() - stopped
-    print(f"a hung rank (timeout 3 s) ended the job after {took:.1f} s")
+    print(f"a hung rank (timeout 5 s) ended the job after {took:.1f} s")
     assert proc.returncode != 0
-    assert 3 <= took < 30, took
-    assert "rank 0 of 2: the gradient exchange got no answer for 3 s" in err, err
+    assert 5 <= took < 30, took
+    # (most likely in the gradient exchange; once an epoch, in another)
+    assert re.search(r"rank 0 of 2: the [a-z ]+ exchange got no answer for 5 s", err), err
     assert "Traceback" not in err
 
 
@@ -261,3 +262,15 @@ def test_a_download_happens_once_on_rank_0_while_the_others_wait(tmp_path, numre
     reads = sorted(re.findall(r"rank \d read \d+ bytes", result.stdout))
     assert reads == [f"rank {r} read {len(body)} bytes" for r in (0, 1)], result.stdout
     assert numrec_http_server.paths() == ["/mpi-test/data.bin"]  # one request, not two
+
+
+def test_a_failure_of_every_rank_is_reported_once(tmp_path):
+    """Both ranks see the same diverging loss and stop; rank 0 alone says so."""
+    env = cli_env(tmp_path)
+    result = on_two_ranks(script("numrec-train"), "--dataset", "mnist-sample", "--hidden", "8",
+                          "--epochs", "1", "--lr", "1e9", "--quiet", env=env)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith("numrec-train: error: training diverged in epoch 1")
+    assert "lower the learning rate" in errors[0]

@@ -17,6 +17,7 @@ import argparse
 import os
 import signal
 import sys
+import time
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DatasetError
-from ..mpi import PeerFailed, abort_job, in_job, launched_rank
+from ..mpi import PEER_GRACE, PeerFailed, abort_job, in_job, launched_rank
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 DEFAULT_DATASET = "mnist"
@@ -76,58 +77,77 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 def run(prog: str, main: Callable[[list[str]], int], argv: Sequence[str] | None = None) -> int:
-    """Call ``main(argv)`` and turn every expected failure into a message and an exit code."""
+    """Call ``main(argv)`` and turn every expected failure into a message and an exit code.
+
+    One of several MPI ranks that fails ends the whole job (the others would wait for it
+    in their next collective). Rank 0 reports and ends it at once. Another rank first
+    waits a few seconds: most failures strike every rank alike (a diverging run, a bad
+    checkpoint, rank 0's failed download), and then rank 0's one message is the report
+    and its abort ends this rank meanwhile; a failure of this rank alone is reported after
+    the wait.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     rank = launched_rank()
-    if rank:  # one of several MPI ranks: rank 0 reports what all of them share
+    if rank:
         prog = f"{prog} (rank {rank})"
     try:
-        code = _run(prog, main, argv, rank)
+        code, message = _run(prog, main, argv, rank)
     except BaseException as e:
         if in_job() and not isinstance(e, SystemExit):
+            _let_rank_0_report(rank)
             traceback.print_exc()
-            abort_job(1)  # a bug on one MPI rank must not leave the others waiting for it
+            abort_job(1)
         raise
-    if code not in (EXIT_OK, EXIT_INTERRUPTED):
-        abort_job(code)  # so must a failure of one rank alone (rank 0 cannot write, say)
+    failed = code not in (EXIT_OK, EXIT_INTERRUPTED)
+    if failed and in_job():
+        _let_rank_0_report(rank)
+    if message:
+        print(message, file=sys.stderr)
+    if failed:
+        abort_job(code)
     return code
 
 
-def _run(prog: str, main: Callable[[list[str]], int], argv: list[str], rank: int) -> int:
+def _let_rank_0_report(rank: int) -> None:
+    if rank:
+        time.sleep(PEER_GRACE)
+
+
+def _run(
+    prog: str, main: Callable[[list[str]], int], argv: list[str], rank: int
+) -> tuple[int, str | None]:
+    """(exit status, the message to print, if any)."""
     debug = "--debug" in argv or os.environ.get("NUMREC_DEBUG", "") not in ("", "0")
     _quiet_warnings(prog)
     previous = _sigterm_as_interrupt()
     try:
-        return main(argv)
+        return main(argv), None
     except UsageError as e:
         if debug:
             raise
         # every rank parses the same command line; one message is enough
-        return EXIT_USAGE if rank else fail(prog, str(e))
+        return EXIT_USAGE, None if rank else error_line(prog, str(e))
     except PeerFailed:
-        return EXIT_USAGE  # rank 0 failed and said why
+        return EXIT_USAGE, None  # rank 0 failed and says why
     except KeyboardInterrupt:
         if debug:
             raise
-        if not rank:
-            print(f"{prog}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED, None if rank else f"{prog}: interrupted"
     except BrokenPipeError:
         # `numrec-predict ... | head`: the reader went away; not an error worth a message
         sys.stderr.close()
-        return EXIT_OK
+        return EXIT_OK, None
     except (DatasetError, ValueError, OSError, FloatingPointError, ImportError) as e:
         if debug:
             raise
-        return fail(prog, describe(e))
+        return EXIT_USAGE, error_line(prog, describe(e))
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
 
-def fail(prog: str, message: str) -> int:
-    print(f"{prog}: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+def error_line(prog: str, message: str) -> str:
+    return f"{prog}: error: {message}"
 
 
 def describe(error: BaseException) -> str:
