@@ -57,10 +57,6 @@ class MPIUnavailable(ImportError):
 class PeerFailed(RuntimeError):
     """Another rank (rank 0, which reports it) failed; this rank stops with it quietly."""
 
-    def __init__(self, message: str, kind: str):
-        super().__init__(message)
-        self.kind = kind
-
 
 def launched_ranks() -> int:
     """How many ranks the launcher that started this process says the job has (1: none)."""
@@ -127,12 +123,9 @@ class Comm:
         with self.watched(what):
             return int(self.comm.allreduce(int(value), op=self.MPI.MAX))
 
-    def bcast(self, value: Any, what: str = "") -> Any:
-        """``value`` of rank 0 on every rank (unwatched unless ``what`` names it)."""
-        if not what:
-            return self.comm.bcast(value, root=0)
-        with self.watched(what):
-            return self.comm.bcast(value, root=0)
+    def bcast(self, value: Any) -> Any:
+        """``value`` of rank 0 on every rank."""
+        return self.comm.bcast(value, root=0)
 
     def root_first(self, load: Callable[[], Any]) -> Any:
         """``load()`` on rank 0 first (a download or a parse cache is made once), then on
@@ -141,14 +134,13 @@ class Comm:
             try:
                 result = load()
             except BaseException as e:
-                self.comm.bcast((type(e).__name__, str(e)), root=0)
+                self.comm.bcast(str(e) or type(e).__name__, root=0)
                 raise
             self.comm.bcast(None, root=0)
             return result
         failure = self.comm.bcast(None, root=0)
         if failure is not None:
-            kind, message = failure
-            raise PeerFailed(f"rank 0 failed: {message}", kind)
+            raise PeerFailed(f"rank 0 failed: {failure}")
         return load()
 
     # --- the watchdog ---------------------------------------------------------------------
