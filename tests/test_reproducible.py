@@ -10,6 +10,7 @@ import numpy as np
 from engine_helpers import blobs
 
 import numrec
+from numrec.kernels.step import TASK_PARAMS, task_plan
 
 SCRIPT = textwrap.dedent(
     """
@@ -52,6 +53,30 @@ def test_thread_count_does_not_change_the_weights():
         for batch in (100, 256):  # 4 shards; 8 shards with a partial last batch
             one = trained(1, optimizer=optimizer, batch=batch)
             np.testing.assert_array_equal(one, trained(2, optimizer=optimizer, batch=batch))
+
+
+def test_layers_split_into_several_tasks_do_not_depend_on_threads():
+    """A 300-240 layer is 72,000 weights: two gradient tasks, dealt out to the threads
+    in turn with the output layer's task (3 tasks on 2 threads)."""
+    assert len(task_plan([300, 240, 5])) == 3
+    weights = []
+    for threads in (1, 2):
+        net = numrec.Network([300, 240, 5], seed=1)
+        data = blobs(n=130, features=300, classes=5)
+        numrec.train(net, data, epochs=1, batch_size=64, threads=threads, progress=False)
+        weights.append(net.theta.copy())
+    np.testing.assert_array_equal(weights[0], weights[1])
+
+
+def test_task_plan_covers_every_unit_once_largest_first():
+    sizes = [784, 512, 256, 10]
+    tasks = task_plan(sizes)
+    costs = [sizes[layer - 1] * (r1 - r0) for layer, r0, r1 in tasks]
+    assert costs == sorted(costs, reverse=True)
+    assert max(costs) <= TASK_PARAMS
+    for layer in range(1, len(sizes)):
+        rows = sorted(r for lay, r0, r1 in tasks if lay == layer for r in range(r0, r1))
+        assert rows == list(range(sizes[layer]))
 
 
 def test_four_threads_match_one():

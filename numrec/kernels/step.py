@@ -34,6 +34,7 @@ from .layers import (
     store_transposed,
     weight_gradient,
 )
+from .threads import thread_count
 
 TASK_PARAMS = 65536  # weights per gradient/update task (measured: 16384 was ~25 % slower)
 GRADIENT_ONLY = -1  # optimizer code: compute the gradient, update nothing
@@ -42,13 +43,18 @@ GRADIENT_ONLY = -1  # optimizer code: compute the gradient, update nothing
 def task_plan(sizes) -> np.ndarray:
     """(layer, first row, end row) blocks of output units covering every layer: each layer
     in equal blocks of at most about TASK_PARAMS weights. Fewer, larger blocks mean fewer
-    copies of the activations packed by BLAS; a function of the layer sizes alone."""
+    copies of the activations packed by BLAS; a function of the layer sizes alone.
+
+    Largest blocks first: the threads deal the tasks out in turn (``gradient_and_update``),
+    so each gets its share of the large ones. (Split into contiguous runs instead, the
+    5 tasks of 784-256-10 went 3 large ones to one thread, 1 and a tiny one to the other.)"""
     tasks = []
     for layer in range(1, len(sizes)):
         n_in, n_out = sizes[layer - 1], sizes[layer]
         n_tasks = min(n_out, -(-(n_in * n_out) // TASK_PARAMS))
         rows = -(-n_out // n_tasks)
         tasks += [(layer, r, min(n_out, r + rows)) for r in range(0, n_out, rows)]
+    tasks.sort(key=lambda t: -sizes[t[0] - 1] * (t[2] - t[1]))  # stable: ties keep order
     return np.array(tasks, dtype=np.int64)
 
 
@@ -151,28 +157,37 @@ def batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws):
 
 
 @njit(**INNER_JIT)
-def gradient_task(t, count, net, plan, ws, lr, opt, m, v, step):
-    """Task ``t`` of pass 2: the gradient of one block of output units (plan's tasks[t]),
-    updated at once unless ``opt[0] == GRADIENT_ONLY``."""
+def gradient_tasks(w, workers, count, net, plan, ws, lr, opt, m, v, step):
+    """Worker ``w``'s part of pass 2: tasks w, w + workers, ... of the plan, each the
+    gradient of one block of output units (tasks[t]), updated at once unless
+    ``opt[0] == GRADIENT_ONLY``. Which worker runs a task changes nothing in its result."""
     theta, w_off, b_off, sizes = net
     a_off, d_off, t_off, tasks, size = plan
     acts, deltas, deltas_t, targets, grad = ws
-    layer, r0, r1 = tasks[t, 0], tasks[t, 1], tasks[t, 2]
-    weight_gradient(w_off, b_off, sizes, a_off, acts, t_off, deltas_t, count, layer, r0, r1, grad)
-    if opt[0] != GRADIENT_ONLY:
-        n_in = sizes[layer - 1]
-        w0 = w_off[layer - 1]
-        update_range(theta, grad, w0 + r0 * n_in, w0 + r1 * n_in, lr, opt, m, v, step)
-        b0 = b_off[layer - 1]
-        update_range(theta, grad, b0 + r0, b0 + r1, lr, opt, m, v, step)
+    for t in range(w, tasks.shape[0], workers):
+        layer, r0, r1 = tasks[t, 0], tasks[t, 1], tasks[t, 2]
+        weight_gradient(
+            w_off, b_off, sizes, a_off, acts, t_off, deltas_t, count, layer, r0, r1, grad
+        )
+        if opt[0] != GRADIENT_ONLY:
+            n_in = sizes[layer - 1]
+            w0 = w_off[layer - 1]
+            update_range(theta, grad, w0 + r0 * n_in, w0 + r1 * n_in, lr, opt, m, v, step)
+            b0 = b_off[layer - 1]
+            update_range(theta, grad, b0 + r0, b0 + r1, lr, opt, m, v, step)
 
 
 @njit(**PARALLEL_INLINE)
 def gradient_and_update(count, net, plan, ws, lr, opt, m, v, step):
     """Pass 2: the batch's gradient block by block, each block updated right away
-    (``opt[0] == GRADIENT_ONLY``: only the gradient, left in ws[4])."""
-    for t in prange(plan[3].shape[0]):
-        gradient_task(np.int64(t), count, net, plan, ws, lr, opt, m, v, step)  # see batch_deltas
+    (``opt[0] == GRADIENT_ONLY``: only the gradient, left in ws[4]). One worker per
+    thread deals the tasks out in turn (numba's prange would hand each thread one
+    contiguous run of them, however unequal their sizes)."""
+    workers = min(thread_count(), plan[3].shape[0])
+    for w in prange(workers):
+        gradient_tasks(
+            np.int64(w), workers, count, net, plan, ws, lr, opt, m, v, step
+        )  # see batch_deltas
 
 
 @njit(**PARALLEL_JIT)
