@@ -79,3 +79,46 @@ def test_predict_and_evaluate():
     assert result["accuracy"] == 1.0 and result["n"] == 50
     assert result["loss"] == pytest.approx(-np.log(P.max(1)).mean(), rel=1e-5)
     assert net.predict(X[0]) == y[0]
+
+
+def backprop64(net, X, y):
+    """Leaky-ReLU + softmax/cross-entropy gradients by hand in float64 (the mean over rows)."""
+    Ws = [np.asarray(W, np.float64) for W in net.weights]
+    bs = [np.asarray(b, np.float64) for b in net.biases]
+    acts = [np.asarray(X, np.float64)]
+    for W, b in zip(Ws[:-1], bs[:-1]):
+        z = acts[-1] @ W.T + b
+        acts.append(np.where(z > 0, z, net.alpha * z))
+    P = forward(net.weights, net.biases, X, "leaky_relu", net.alpha, "softmax")
+    delta = (P - np.eye(P.shape[1])[y]) / len(y)
+    dW, db = [], []
+    for l in range(len(Ws) - 1, -1, -1):
+        dW.insert(0, delta.T @ acts[l])
+        db.insert(0, delta.sum(axis=0))
+        if l:
+            delta = (delta @ Ws[l]) * np.where(acts[l] > 0, 1.0, net.alpha)
+    return dW, db
+
+
+# 300-240 is 72,000 weights and 20-4000 80,000: two gradient blocks of output units each
+@pytest.mark.parametrize("sizes", [[300, 240, 5], [20, 4000, 3]], ids=["wide", "tall"])
+def test_layers_split_into_blocks_match_backprop_and_update_every_weight(sizes):
+    from numrec.kernels.step import task_plan
+
+    assert len(task_plan(sizes)) == 3  # the big layer in two blocks, the output in one
+    net = numrec.Network(sizes, alpha=0.1, seed=4)
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0, 1, (37, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], 37)
+    dW, db = net.gradients(X, y)
+    want_W, want_b = backprop64(net, X, y)
+    for got, want in zip(dW + db, want_W + want_b):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+    # one full-batch SGD step moves every weight and bias by -lr times its gradient
+    expected = net.copy()
+    expected.weights = [W - 0.5 * g for W, g in zip(net.weights, dW)]
+    expected.biases = [b - 0.5 * g for b, g in zip(net.biases, db)]
+    data = numrec.Dataset("one-batch", numrec.Split(X, y), numrec.Split(X[:0], y[:0]),
+                          [str(c) for c in range(sizes[-1])])  # fmt: skip
+    numrec.train(net, data, epochs=1, batch_size=37, optimizer="sgd", lr=0.5, progress=False)
+    np.testing.assert_allclose(net.theta, expected.theta, rtol=1e-5, atol=1e-6)

@@ -69,14 +69,14 @@ def test_layers_split_into_several_tasks_do_not_depend_on_threads():
 
 
 def test_task_plan_covers_every_unit_once_largest_first():
-    sizes = [784, 512, 256, 10]
-    tasks = task_plan(sizes)
-    costs = [sizes[layer - 1] * (r1 - r0) for layer, r0, r1 in tasks]
-    assert costs == sorted(costs, reverse=True)
-    assert max(costs) <= TASK_PARAMS
-    for layer in range(1, len(sizes)):
-        rows = sorted(r for lay, r0, r1 in tasks if lay == layer for r in range(r0, r1))
-        assert rows == list(range(sizes[layer]))
+    for sizes in ([784, 512, 256, 10], [784, 256, 10], [10, 1000, 10], [12, 16, 8, 3]):
+        tasks = task_plan(sizes)
+        costs = [sizes[layer - 1] * (r1 - r0) for layer, r0, r1 in tasks]
+        assert costs == sorted(costs, reverse=True)
+        assert max(costs) <= max(TASK_PARAMS, max(sizes))
+        for layer in range(1, len(sizes)):
+            rows = sorted(r for lay, r0, r1 in tasks if lay == layer for r in range(r0, r1))
+            assert rows == list(range(sizes[layer])), (sizes, layer)
 
 
 def test_four_threads_match_one():
