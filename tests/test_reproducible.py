@@ -10,6 +10,7 @@ import numpy as np
 from engine_helpers import blobs
 
 import numrec
+from numrec.kernels.codes import shard_size
 from numrec.kernels.step import TASK_PARAMS, task_plan
 
 SCRIPT = textwrap.dedent(
@@ -50,7 +51,7 @@ def test_same_seed_same_weights():
 
 def test_thread_count_does_not_change_the_weights():
     for optimizer in ("momentum", "adam"):
-        for batch in (100, 256):  # 4 shards; 8 shards with a partial last batch
+        for batch in (100, 256):  # 2 and 4 shards; a partial last batch (300 rows)
             one = trained(1, optimizer=optimizer, batch=batch)
             np.testing.assert_array_equal(one, trained(2, optimizer=optimizer, batch=batch))
 
@@ -94,3 +95,11 @@ def test_four_threads_match_one():
     assert out[1] == out[3], "threads=4 gave other weights than threads=1"
     here = hashlib.sha256(trained(1).tobytes()).hexdigest()
     assert out[1] == here, "a fresh process gave other weights than this one"
+
+
+def test_shard_size_depends_on_the_batch_alone():
+    """Two shards while they stay small, then at most four; never fewer rows than 32."""
+    assert [shard_size(b) for b in (1, 32, 64, 100, 128, 256, 512)] == [32, 32, 32, 50, 64, 64, 128]
+    for batch in range(1, 2000):
+        size = shard_size(batch)
+        assert size >= 32 and -(-batch // size) <= 4
