@@ -78,6 +78,8 @@ def test_task_plan_covers_every_unit_once_largest_first():
         for layer in range(1, len(sizes)):
             rows = sorted(r for lay, r0, r1 in tasks if lay == layer for r in range(r0, r1))
             assert rows == list(range(sizes[layer])), (sizes, layer)
+            if sizes[layer - 1] * sizes[layer] >= TASK_PARAMS // 2:  # two threads share them
+                assert sum(1 for t in tasks if t[0] == layer) % 2 == 0, (sizes, layer)
 
 
 def test_four_threads_match_one():
