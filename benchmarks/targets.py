@@ -1,5 +1,7 @@
 """Every speed target of the engine in one table: numrec, PyTorch and scikit-learn side by
-side, with ratios, the FLOP/s efficiency, thread scaling, compile times and inference.
+side, with ratios, the FLOP/s efficiency, thread scaling, compile times, inference, and
+the two targets that are not speeds (test accuracy against PyTorch, weights identical for
+any thread count; see accuracy.py).
 
     python benchmarks/targets.py [--repeats 5] [--quick]
 
@@ -24,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from accuracy import accuracy_row, reproducibility_row  # noqa: E402
 from common import fashion_mnist, median, table  # noqa: E402
 from compare_pytorch import numrec_epoch, torch_epoch  # noqa: E402
 
@@ -210,7 +213,7 @@ def main(argv=None) -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--quick", action="store_true", help="skip scikit-learn and the compile runs")
     args = p.parse_args(argv)
-    X8, y, Xt8, _ = fashion_mnist()
+    X8, y, Xt8, yt = fashion_mnist()
     X = (X8 / np.float32(255)).astype(np.float32)
     Xt = (Xt8 / np.float32(255)).astype(np.float32)
     numrec_epoch([784, 256, 10], X[:512], y[:512], 64, 2, 0)  # load the compiled kernels
@@ -233,6 +236,8 @@ def main(argv=None) -> None:
     )
     rows.append(scaling_row(X, y, args.repeats))
     rows.append(inference_row(Xt, args.repeats * 4))
+    rows.append(accuracy_row(X, y, Xt, yt))
+    rows.append(reproducibility_row(X, y))
     if not args.quick:
         rows += compile_rows()
     print()
