@@ -2,9 +2,10 @@
 
 A mini-batch takes two parallel passes:
 
-1. Shards of rows (a size that depends on the batch size only, ``codes.shard_size``): each
-   shard gathers its rows, runs forward, computes the output delta and back-propagates
-   the deltas, on its own thread, into its own rows of batch-wide buffers.
+1. Shards of rows (a size that depends on the batch size and the machine's core count
+   only, ``codes.shard_size``): each shard gathers its rows, runs forward, computes the
+   output delta and back-propagates the deltas, on its own thread, into its own rows of
+   batch-wide buffers.
 2. Blocks of parameters (a plan that depends on the layer sizes only, ``task_plan``):
    each task computes the weight and bias gradients of a block of output units summed
    over the whole batch - one matrix product with the batch as its inner dimension - and
