@@ -211,9 +211,8 @@ def gradient_and_update(count, net, plan, ws, lr, opt, m, v, step):
     one contiguous run of them, however unequal their sizes)."""
     workers = min(thread_count(), plan[3].shape[0])
     for w in prange(workers):
-        gradient_tasks(
-            np.int64(w), workers, count, net, plan, ws, lr, opt, m, v, step
-        )  # see batch_deltas
+        # np.int64(w): see batch_deltas
+        gradient_tasks(np.int64(w), workers, count, net, plan, ws, lr, opt, m, v, step)
 
 
 @njit(**PARALLEL_JIT)
