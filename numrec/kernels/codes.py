@@ -18,12 +18,6 @@ INNER_JIT = dict(JIT, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 # compiled on its own as usual. Otherwise the caller links and re-optimises the whole
 # compiled callee, parallel wrappers included, and its cold compile takes seconds longer.
 PARALLEL_INLINE = dict(PARALLEL_JIT, inline="always")
-# The small helpers are inlined into their one or two callers at Numba's IR level. A
-# separate function costs ~0.25 s of cold compile on its own, and its machine code is
-# generated again in every caller it is linked into (up to six levels up, through the
-# parallel wrappers). Only into plain functions: inlined into a parallel function's
-# loop body, they made its parallel analysis ~15x slower.
-INLINE = dict(JIT, inline="always")
 
 HIDDEN = {"leaky_relu": 0, "relu": 1, "tanh": 2, "sigmoid": 3}
 # (output activation, loss) -> code; the delta at the output is derived for each pair
