@@ -1,7 +1,7 @@
 """A model of synchronous data-parallel training at N ranks, from measured compute times.
 
 numrec's data-parallel step (``numrec.distributed``) is, on every rank: the gradient of the
-rank's rows of the global batch (``local_gradient``), one Allreduce of the flat float32
+rank's rows of the global batch (``kernels.step.batch_gradient``), one Allreduce of the flat float32
 gradient buffer, then the optimizer update of all parameters (``apply_update``). Nothing
 overlaps, so the time of one step of a global batch of B rows at N ranks is
 

@@ -11,7 +11,7 @@ pools the per-step times of all launches and prints Markdown tables of medians.
 
 What a worker times is numrec's own data-parallel step (``numrec.distributed``), piece
 by piece, on real Fashion-MNIST: each rank's rows of the global batch come from
-``DistributedTrainer`` (at 1 rank: ``Trainer.order``), then ``distributed.local_gradient``,
+``DistributedTrainer`` (at 1 rank: ``Trainer.order``), then ``kernels.step.batch_gradient``,
 ``Comm.allreduce_sum`` of the n_params + 2 float32 exchange buffer, and
 ``kernels.step.apply_update``. Ranks on this machine split its cores as the trainer does
 (1 rank: 2 threads; 2 ranks: 1 thread each). The 1-rank worker also measures the compute
@@ -66,8 +66,8 @@ def time_steps(comm, sizes: list[int], batch: int, dataset, budget: float) -> di
     slowest rank's compute, the last-arriving rank's Allreduce (the exchange itself, not
     the wait for the other rank) and the slowest rank's whole step. Rank 0 gets the dict."""
     import numrec
-    from numrec.distributed import DistributedTrainer, local_gradient
-    from numrec.kernels.step import apply_update
+    from numrec.distributed import DistributedTrainer
+    from numrec.kernels.step import NO_TARGETS, apply_update, batch_gradient
     from numrec.training import Trainer
 
     net = numrec.Network(sizes, seed=0)
@@ -94,8 +94,8 @@ def time_steps(comm, sizes: list[int], batch: int, dataset, budget: float) -> di
         b = i % full_batches
         first, count = int(starts[b]), int(starts[b + 1] - starts[b])
         t0 = time.perf_counter()
-        loss, hits = local_gradient(
-            X, y, rows, first, count, batch, scale, theta_args, fn, plan, opt, ws
+        loss, hits = batch_gradient(
+            X, y, NO_TARGETS, rows, first, count, batch, scale, theta_args, fn, plan, ws
         )
         t1 = time.perf_counter()
         exchange[p], exchange[p + 1] = loss, hits

@@ -10,7 +10,7 @@ the CSV parse cache) the other rows are never read at all.
 One step of a global batch of B rows:
 
 1. each rank computes, with the compiled engine, the gradient of the rows of the batch
-   that fall in its share, summed and divided by B (``local_gradient``);
+   that fall in its share, summed and divided by B (``kernels.step.batch_gradient``);
 2. one in-place MPI Allreduce sums the flat float32 gradient buffer over the ranks; two
    extra slots at its end carry the batch's loss sum and correct count, so the metrics
    and the divergence check ride along and every rank decides the same;
@@ -33,7 +33,7 @@ import math
 import numpy as np
 
 from .dataset import Dataset, Split
-from .kernels.step import GRADIENT_ONLY, apply_update, batch_deltas, gradient_and_update
+from .kernels.step import NO_TARGETS, apply_update, batch_gradient
 from .mpi import Comm, as_comm, partition
 from .network import Network
 from .runtime import compile_notice, hide_compile_notices, max_threads
@@ -91,10 +91,8 @@ class DistributedTrainer(Trainer):
         plan, ws = self._workspace(1)
         rows = np.zeros(1, dtype=np.int64)  # one real row: the passes compile and run
         with compile_notice("data-parallel training"):
-            local_gradient(
-                self.X, self.y, rows, 0, 1, 1, self.scale, self.net._net(), self.net._fn(),
-                plan, self.optimizer.kernel_args(), ws,
-            )  # fmt: skip
+            batch_gradient(self.X, self.y, NO_TARGETS, rows, 0, 1, 1, self.scale,
+                           self.net._net(), self.net._fn(), plan, ws)  # fmt: skip
             apply_update(self.net.theta[:0], ws[4][:0], 0.0, self.optimizer.kernel_args(),
                          self.m[:0], self.v[:0], 1)  # fmt: skip
 
@@ -122,9 +120,9 @@ class DistributedTrainer(Trainer):
             b = self.batch + i
             total = min(self.batch_size, self._n_global - b * self.batch_size)
             first, last = int(starts[b]), int(starts[b + 1])
-            loss, hits = local_gradient(
-                self.X, self.y, rows, first, last - first, total, self.scale, theta_args, fn,
-                plan, opt, ws,
+            loss, hits = batch_gradient(
+                self.X, self.y, NO_TARGETS, rows, first, last - first, total, self.scale,
+                theta_args, fn, plan, ws,
             )  # fmt: skip
             exchange[p], exchange[p + 1] = loss, hits
             comm.allreduce_sum(exchange)
@@ -147,29 +145,6 @@ class DistributedTrainer(Trainer):
             sums[:] = self.net.loss_of(P, y) * len(y), np.sum(P.argmax(1) == y), len(y)
         self.comm.allreduce_sum(sums, "evaluation")
         return float(sums[1] / sums[2]), float(sums[0] / sums[2])
-
-
-NO_TARGETS = np.zeros((0, 1), dtype=np.float32)  # targets come from the labels
-
-
-def local_gradient(X, y, rows, start, count, total, scale, net, fn, plan, opt, ws):
-    """This rank's part rows[start:start+count] of a mini-batch of ``total`` rows: its
-    gradient sum divided by ``total`` into ws[4] (zero for no rows), so that adding the
-    parts of all ranks gives the batch's mean gradient. Returns (summed loss, correct).
-
-    The engine's two passes called one by one from here, with the argument types that
-    ``Network.gradients`` uses too, rather than a compiled function calling both: a new
-    compiled caller would compile both passes again (a cached callee cannot be linked
-    into it), about 13 s here on first use.
-    """
-    if count == 0:
-        ws[4][:] = 0.0
-        return 0.0, 0
-    loss, hits = batch_deltas(X, y, NO_TARGETS, rows, start, count, total, scale, net, fn,
-                              plan, ws)  # fmt: skip
-    only = (GRADIENT_ONLY, *opt[1:])
-    gradient_and_update(count, net, plan, ws, 0.0, only, ws[4], ws[4], 0)
-    return loss, hits
 
 
 def _share_of(dataset, share: tuple[int, int], test_share: tuple[int, int]) -> Dataset:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .kernels.codes import HIDDEN, OUTPUT, shard_size
 from .kernels.infer import forward_all
-from .kernels.step import GRADIENT_ONLY, batch_deltas, gradient_and_update, task_plan
+from .kernels.step import NO_LABELS, batch_gradient, task_plan
 from .runtime import compile_notice, engine_threads
 
 INITS = ("he", "glorot", "uniform")
@@ -240,12 +240,9 @@ class Network:
             raise ValueError("gradients need at least one row")
         T = self.targets(Y, n)
         plan, ws = self._plan(n)
-        no_labels = np.zeros(0, dtype=np.int64)
-        no_opt = (GRADIENT_ONLY, 0.0, 0.0, 0.0, 0.0, 0.0)
         with engine_threads(), compile_notice("gradient"):
-            batch_deltas(X, no_labels, T, np.arange(n), 0, n, n, scale, self._net(), self._fn(),
-                         plan, ws)  # fmt: skip
-            gradient_and_update(n, self._net(), plan, ws, 0.0, no_opt, ws[4], ws[4], 1)
+            batch_gradient(X, NO_LABELS, T, np.arange(n), 0, n, n, scale, self._net(),
+                           self._fn(), plan, ws)  # fmt: skip
         g = ws[4]
         dW = [g[o : o + W.size].reshape(W.shape).copy() for o, W in zip(self.w_off, self.weights)]
         db = [g[o : o + b.size].copy() for o, b in zip(self.b_off, self.biases)]

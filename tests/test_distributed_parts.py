@@ -9,8 +9,8 @@ import pytest
 from engine_helpers import blobs
 
 import numrec
-from numrec.distributed import DistributedTrainer, local_gradient
-from numrec.kernels.step import apply_update, update_range
+from numrec.distributed import DistributedTrainer
+from numrec.kernels.step import NO_TARGETS, apply_update, batch_gradient, update_range
 from numrec.mpi import Comm, partition
 from numrec.optim import Optimizer
 
@@ -79,9 +79,9 @@ def test_partial_gradients_add_up_to_the_batch_gradient():
     for t in parts:
         rows, starts = t._epoch_rows(0)
         plan, ws = t._workspace(batch)
-        loss, hits = local_gradient(
-            t.X, t.y, rows, int(starts[0]), int(starts[1] - starts[0]), batch, t.scale,
-            t.net._net(), t.net._fn(), plan, t.optimizer.kernel_args(), ws,
+        loss, hits = batch_gradient(
+            t.X, t.y, NO_TARGETS, rows, int(starts[0]), int(starts[1] - starts[0]), batch,
+            t.scale, t.net._net(), t.net._fn(), plan, ws,
         )  # fmt: skip
         total += ws[4]
         loss_sum += loss
@@ -106,8 +106,8 @@ def test_a_rank_without_rows_in_a_batch_contributes_zero():
     plan, ws = t._workspace(8)
     ws[4][:] = 1.0
     rows = np.zeros(0, dtype=np.int64)
-    loss, hits = local_gradient(t.X, t.y, rows, 0, 0, 8, t.scale, t.net._net(), t.net._fn(),
-                                plan, t.optimizer.kernel_args(), ws)  # fmt: skip
+    loss, hits = batch_gradient(t.X, t.y, NO_TARGETS, rows, 0, 0, 8, t.scale, t.net._net(),
+                                t.net._fn(), plan, ws)  # fmt: skip
     assert (loss, hits) == (0.0, 0) and not ws[4].any()
 
 

@@ -244,8 +244,33 @@ def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, plan, op
     return loss_sum, correct, seen, count, True
 
 
-# --- data-parallel training (numrec.distributed): the gradient comes from batch_deltas and
-# gradient_and_update (GRADIENT_ONLY), the sum across processes from MPI, then this update
+# --- the gradient alone (Network.gradients) and data-parallel training (numrec.distributed:
+# the gradient, the sum across processes from MPI, then apply_update)
+
+NO_TARGETS = np.zeros((0, 1), dtype=np.float32)  # targets come from the labels
+NO_LABELS = np.zeros(0, dtype=np.int64)  # targets are given as rows
+# the optimizer arguments of a gradient-only pass: the code says "no update", the rest
+# only fixes the argument types (those of Optimizer.kernel_args, so the cache is shared)
+GRADIENT_ONLY_OPT = (GRADIENT_ONLY, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def batch_gradient(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws):
+    """The gradient of rows[start:start+count] summed and divided by ``total`` into ws[4]
+    (zero for no rows), nothing updated; targets from the labels ``y`` or, when ``y`` is
+    empty, the rows of ``Y`` (as batch_deltas). With ``total`` the whole batch's size,
+    the parts of several processes add up to the batch's mean gradient. Returns (summed
+    loss, correct).
+
+    A Python function calling the two compiled passes one by one, not a compiled caller
+    of both: that would compile both passes again (a cached callee cannot be linked into
+    a new caller), about 13 s on first use.
+    """
+    if count == 0:
+        ws[4][:] = 0.0
+        return 0.0, 0
+    loss, hits = batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws)
+    gradient_and_update(count, net, plan, ws, 0.0, GRADIENT_ONLY_OPT, ws[4], ws[4], 0)
+    return loss, hits
 
 
 @njit(**PARALLEL_JIT)
