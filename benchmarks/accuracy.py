@@ -17,16 +17,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import fashion_mnist  # noqa: E402
+from common import dataset, fashion_mnist  # noqa: E402
+from compare_pytorch import LR, MOMENTUM, torch_model, torch_pass  # noqa: E402
 
 import numrec  # noqa: E402
 
 SIZES = [784, 256, 10]
-BATCH, LR, MOMENTUM = 64, 0.05, 0.9  # the speed rows' settings
-
-
-def dataset(X, y, Xt, yt) -> numrec.Dataset:
-    return numrec.Dataset("fashion", numrec.Split(X, y), numrec.Split(Xt, yt), list("0123456789"))
+BATCH = 64  # the speed rows' settings
 
 
 def numrec_accuracy(X, y, Xt, yt, epochs: int, seed: int) -> float:
@@ -45,25 +42,11 @@ def torch_accuracy(X, y, Xt, yt, epochs: int, seed: int) -> float:
     epochs that alone moved the accuracy by about half a point.)"""
     import torch
 
-    torch.set_num_threads(2)
-    torch.manual_seed(seed)
-    first, second = torch.nn.Linear(*SIZES[:2]), torch.nn.Linear(*SIZES[1:])
     start = numrec.Network(SIZES, seed=seed)
-    with torch.no_grad():
-        for layer, W, b in zip((first, second), start.weights, start.biases):
-            layer.weight.copy_(torch.from_numpy(W.copy()))
-            layer.bias.copy_(torch.from_numpy(b.copy()))
-    model = torch.nn.Sequential(first, torch.nn.LeakyReLU(0.01), second)
-    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    model, opt, loss_fn = torch_model(SIZES, 2, seed, start=start)
     Xs, ys = torch.from_numpy(X), torch.from_numpy(y)
     for _ in range(epochs):
-        perm = torch.randperm(len(ys))
-        for i in range(0, len(ys), BATCH):
-            idx = perm[i : i + BATCH]
-            opt.zero_grad(set_to_none=True)
-            loss_fn(model(Xs[idx]), ys[idx]).backward()
-            opt.step()
+        torch_pass(model, opt, loss_fn, Xs, ys, torch.randperm(len(ys)), BATCH)
     with torch.no_grad():
         predicted = model(torch.from_numpy(Xt)).argmax(1).numpy()
     return 100 * float((predicted == yt).mean())
@@ -91,7 +74,7 @@ def accuracy_row(X, y, Xt, yt, epochs: int = 5, seeds: int = 10) -> list[str]:
 
 
 def weights_digest(X, y, batch: int, threads: int) -> str:
-    data = dataset(X, y, X[:0], y[:0])
+    data = dataset(X, y)
     net = numrec.Network(SIZES, seed=0)
     numrec.train(net, data, epochs=1, batch_size=batch, lr=LR, momentum=MOMENTUM,
                  threads=threads, seed=0, progress=False)  # fmt: skip

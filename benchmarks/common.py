@@ -35,6 +35,15 @@ def fashion_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return X, y, Xt, yt
 
 
+def dataset(X, y, Xt=None, yt=None):
+    """A numrec.Dataset of these arrays (no test rows unless given)."""
+    import numrec
+
+    if Xt is None:
+        Xt, yt = X[:0], y[:0]
+    return numrec.Dataset("fashion", numrec.Split(X, y), numrec.Split(Xt, yt), list("0123456789"))
+
+
 def timed(fn, *args, **kwargs) -> tuple[float, object]:
     start = time.perf_counter()
     result = fn(*args, **kwargs)

@@ -18,22 +18,23 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import fashion_mnist, median, table, timed  # noqa: E402
+from common import dataset, fashion_mnist, median, table, timed  # noqa: E402
 
 import numrec  # noqa: E402
 from numrec.training import Trainer  # noqa: E402
 
+LR, MOMENTUM = 0.05, 0.9  # SGD with momentum, on both sides
+
 
 def numrec_epoch(sizes, X, y, batch, threads, seed):
     net = numrec.Network(sizes, seed=seed)
-    ds = numrec.Dataset("bench", numrec.Split(X, y), numrec.Split(X[:0], y[:0]), list("0123456789"))
     trainer = Trainer(
         net,
-        ds,
+        dataset(X, y),
         epochs=1,
         batch_size=batch,
-        lr=0.05,
-        momentum=0.9,
+        lr=LR,
+        momentum=MOMENTUM,
         threads=threads,
         seed=seed,
         progress=False,
@@ -42,7 +43,9 @@ def numrec_epoch(sizes, X, y, batch, threads, seed):
     return trainer.history[-1]["seconds"]
 
 
-def torch_epoch(sizes, X, y, batch, threads, seed):
+def torch_model(sizes, threads, seed, start=None):
+    """PyTorch's twin of ``numrec.Network(sizes)`` with its optimizer and loss: (model,
+    optimizer, loss). Its own initialisation, or the weights of ``start`` (a Network)."""
     import torch
 
     torch.set_num_threads(threads)
@@ -52,20 +55,32 @@ def torch_epoch(sizes, X, y, batch, threads, seed):
         layers.append(torch.nn.Linear(a, b))
         if i < len(sizes) - 2:
             layers.append(torch.nn.LeakyReLU(0.01))
+    if start is not None:
+        with torch.no_grad():
+            for layer, W, b in zip(layers[::2], start.weights, start.biases):
+                layer.weight.copy_(torch.from_numpy(W.copy()))
+                layer.bias.copy_(torch.from_numpy(b.copy()))
     model = torch.nn.Sequential(*layers)
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    return model, opt, torch.nn.CrossEntropyLoss()
+
+
+def torch_pass(model, opt, loss_fn, X, y, perm, batch) -> None:
+    """One epoch over torch tensors X, y in the order ``perm``."""
+    for i in range(0, len(y), batch):
+        idx = perm[i : i + batch]
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(X[idx]), y[idx]).backward()
+        opt.step()
+
+
+def torch_epoch(sizes, X, y, batch, threads, seed):
+    import torch
+
+    model, opt, loss_fn = torch_model(sizes, threads, seed)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     perm = torch.randperm(len(y))
-
-    def epoch():
-        for i in range(0, len(y), batch):
-            idx = perm[i : i + batch]
-            opt.zero_grad(set_to_none=True)
-            loss_fn(model(Xt[idx]), yt[idx]).backward()
-            opt.step()
-
-    return timed(epoch)[0]
+    return timed(torch_pass, model, opt, loss_fn, Xt, yt, perm, batch)[0]
 
 
 def main(argv=None) -> None:
