@@ -31,7 +31,8 @@ def numrec_accuracy(X, y, Xt, yt, epochs: int, seed: int) -> float:
     data = dataset(X, y, Xt, yt)
     net = numrec.Network(SIZES, seed=seed)
     history = numrec.train(net, data, epochs=epochs, batch_size=BATCH, lr=LR, momentum=MOMENTUM,
-                           threads=2, seed=seed, progress=False)  # fmt: skip
+                           threads=2, seed=seed, schedule="constant", validation_fraction=0,
+                           progress=False)  # fmt: skip
     return 100 * history[-1]["test_accuracy"]
 
 
@@ -77,7 +78,8 @@ def weights_digest(X, y, batch: int, threads: int) -> str:
     data = dataset(X, y)
     net = numrec.Network(SIZES, seed=0)
     numrec.train(net, data, epochs=1, batch_size=batch, lr=LR, momentum=MOMENTUM,
-                 threads=threads, seed=0, progress=False)  # fmt: skip
+                 threads=threads, seed=0, schedule="constant", validation_fraction=0,
+                 progress=False)  # fmt: skip
     return hashlib.sha256(net.theta.tobytes()).hexdigest()
 
 

@@ -37,6 +37,8 @@ def numrec_epoch(sizes, X, y, batch, threads, seed):
         momentum=MOMENTUM,
         threads=threads,
         seed=seed,
+        schedule="constant",
+        validation_fraction=0,  # the same rows as PyTorch's epoch
         progress=False,
     )
     trainer.run()

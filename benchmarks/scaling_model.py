@@ -55,7 +55,7 @@ def n_params(sizes: Sequence[int]) -> int:
 
 
 def gradient_bytes(sizes: Sequence[int]) -> int:
-    """S: the bytes numrec's DistributedTrainer sums per step (n_params + 2 float32)."""
+    """S: the bytes numrec's MpiSteps sums per step (n_params + 2 float32)."""
     return FLOAT32_BYTES * (n_params(sizes) + EXTRA_SLOTS)
 
 

@@ -11,7 +11,7 @@ pools the per-step times of all launches and prints Markdown tables of medians.
 
 What a worker times is numrec's own data-parallel step (``numrec.distributed``), piece
 by piece, on real Fashion-MNIST: each rank's rows of the global batch come from
-``DistributedTrainer`` (at 1 rank: ``Trainer.order``), then ``kernels.step.batch_gradient``,
+``MpiSteps.epoch_rows`` (at 1 rank: ``Trainer.order``), then ``kernels.step.batch_gradient``,
 ``Comm.allreduce_sum`` of the n_params + 2 float32 exchange buffer, and
 ``kernels.step.apply_update``. Ranks on this machine split its cores as the trainer does
 (1 rank: 2 threads; 2 ranks: 1 thread each). The 1-rank worker also measures the compute
@@ -66,28 +66,31 @@ def time_steps(comm, sizes: list[int], batch: int, dataset, budget: float) -> di
     slowest rank's compute, the last-arriving rank's Allreduce (the exchange itself, not
     the wait for the other rank) and the slowest rank's whole step. Rank 0 gets the dict."""
     import numrec
-    from numrec.distributed import DistributedTrainer
+    from numrec.distributed import MpiSteps
     from numrec.kernels.step import NO_TARGETS, apply_update, batch_gradient
     from numrec.training import Trainer
 
     net = numrec.Network(sizes, seed=0)
-    options = dict(batch_size=batch, lr=LR, momentum=0.9, progress=False, seed=0)
+    options = dict(batch_size=batch, lr=LR, momentum=0.9, progress=False, seed=0,
+                   schedule="constant", validation_fraction=0)  # fmt: skip
     p = net.n_params
+    plan = net.plan(batch)
     if comm.size > 1:
-        trainer = DistributedTrainer(net, dataset, comm=comm, **options)
-        rows, starts = trainer._epoch_rows(0)  # this rank's rows of every global batch
-        plan, ws = trainer._workspace(batch)
-        exchange = trainer._exchange
+        trainer = Trainer(net, dataset, steps=MpiSteps(comm), **options)
+        # this rank's rows of every global batch
+        rows, starts = trainer.steps.epoch_rows(trainer, trainer.order(0))
+        ws = trainer.steps.workspace(net, batch)
+        exchange = trainer.steps.exchange
     else:
         trainer = Trainer(net, dataset, **options)
         rows = trainer.order(0)
         starts = np.arange(0, len(rows) + 1, batch)
-        plan, ws = net._plan(batch)
         exchange = np.zeros(p + 2, dtype=np.float32)
-        ws = (*ws[:4], exchange[:p])  # the gradient lands in the exchange buffer, as there
+        # the gradient lands in the exchange buffer, as there
+        ws = net.workspace(batch, grad=exchange[:p])
     trainer.warm_up()
     X, y, scale, opt = trainer.X, trainer.y, trainer.scale, trainer.optimizer.kernel_args()
-    theta_args, fn, grad = net._net(), net._fn(), ws[4]
+    theta_args, fn, grad = net.params(), net.codes(), ws.grad
     full_batches = trainer.n_samples // batch  # a short last batch would skew the medians
 
     def step(i: int) -> tuple[float, float, float, float]:

@@ -24,6 +24,8 @@ __version__ = "0.1.0"
 # public name -> module that defines it (imported on first use)
 _LAZY = {
     "Network": "numrec.network",
+    "TrainConfig": "numrec.config",
+    "NetworkConfig": "numrec.config",
     "train": "numrec.training",
     "TrainingInterrupted": "numrec.training",
     "load_dataset": "numrec.plugins",

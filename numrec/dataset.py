@@ -41,7 +41,8 @@ class Split:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A named data set: ``train`` and ``test`` splits, class names and provenance."""
+    """A named data set: ``train`` and ``test`` splits, class names and provenance, and
+    optionally its own ``validation`` split (else training carves one from ``train``)."""
 
     name: str
     train: Split
@@ -49,15 +50,20 @@ class Dataset:
     class_names: list[str]
     source: str = ""
     meta: dict = field(default_factory=dict)
+    validation: Split | None = None
 
     def __post_init__(self) -> None:
-        if self.train.n_features != self.test.n_features:
-            raise DatasetError(
-                f"{self.name}: train has {self.train.n_features} features "
-                f"but test has {self.test.n_features}"
-            )
+        parts = [("train", self.train), ("test", self.test)]
+        if self.validation is not None:
+            parts.append(("validation", self.validation))
+        for part, split in parts[1:]:
+            if split.n_features != self.train.n_features:
+                raise DatasetError(
+                    f"{self.name}: train has {self.train.n_features} features "
+                    f"but {part} has {split.n_features}"
+                )
         k = len(self.class_names)
-        for part, split in (("train", self.train), ("test", self.test)):
+        for part, split in parts:
             if len(split) and (split.y.min() < 0 or split.y.max() >= k):
                 raise DatasetError(
                     f"{self.name}: {part} labels must lie in 0..{k - 1} "
@@ -74,6 +80,8 @@ class Dataset:
 
     def __repr__(self) -> str:
         return (
-            f"Dataset({self.name!r}, train={len(self.train)}, test={len(self.test)}, "
+            f"Dataset({self.name!r}, train={len(self.train)}, "
+            + (f"validation={len(self.validation)}, " if self.validation is not None else "")
+            + f"test={len(self.test)}, "
             f"features={self.n_features}, classes={self.num_classes}, source={self.source!r})"
         )

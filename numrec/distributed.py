@@ -1,4 +1,4 @@
-"""Synchronous data-parallel training over MPI ranks: ``DistributedTrainer``.
+"""Synchronous data-parallel training over MPI ranks: the ``MpiSteps`` strategy.
 
 Every rank holds the whole network and the same optimizer state. The sample order of an
 epoch is the permutation a single process would use (it depends on the seed and the
@@ -21,8 +21,10 @@ the batch's per-row gradients are added differs. How many rows of a batch fall i
 share varies from batch to batch (binomially around B / ranks), which costs a little
 balance at small batches and buys exactness and reading only one's own rows.
 
-Evaluation is shared the same way (each rank scores its share of the test split, and
-the sums are added), and a stop request (Ctrl-C, SIGTERM) seen by any rank stops all of
+The trainer (``numrec.training.Trainer``) is the same as for one process; this strategy
+tells it which rows are this rank's, computes each batch's gradient and exchanges it.
+Evaluation is shared the same way (each rank scores its share of the validation and test
+splits, and the sums are added), and a stop request (Ctrl-C, SIGTERM) seen by any rank stops all of
 them after the same batch, so rank 0's checkpoint is the state of every rank.
 """
 
@@ -32,131 +34,102 @@ import math
 
 import numpy as np
 
-from .dataset import Dataset, Split
 from .kernels.step import NO_TARGETS, apply_update, batch_gradient
 from .mpi import Comm, as_comm, partition
 from .network import Network
 from .runtime import compile_notice, hide_compile_notices, max_threads
-from .training import Trainer
+from .training import ChunkResult
 
 
-class DistributedTrainer(Trainer):
-    """A ``Trainer`` that is one rank of a data-parallel job on ``comm`` (an mpi4py
-    communicator or a ``numrec.mpi.Comm`` of two or more ranks); run it on every rank
-    with the same arguments. Rank 0 alone shows progress (``progress`` is ignored on the
-    others). The weights and the metrics in ``history`` are the same on every rank; its
-    timings ("seconds", "samples_per_s") are each rank's own."""
+class MpiSteps:
+    """One rank of a data-parallel job on ``comm`` (an mpi4py communicator or a
+    ``numrec.mpi.Comm`` of two or more ranks); every rank trains with the same
+    arguments. Rank 0 alone shows progress and calls the plugins' training hooks. The
+    weights and the metrics are the same on every rank; the timings ("seconds",
+    "samples_per_s") are each rank's own."""
 
-    def __init__(self, net: Network, dataset, *, comm, **options) -> None:
+    def __init__(self, comm) -> None:
         comm = as_comm(comm)
         if comm is None:
-            raise ValueError("DistributedTrainer needs a communicator of two or more ranks")
+            raise ValueError("data-parallel training needs a communicator of two or more ranks")
         self.comm: Comm = comm
-        n, ranks = len(dataset.train), comm.size
-        if n < ranks:
-            raise ValueError(
-                f"the training split has {n} samples, fewer than the {ranks} ranks: "
-                "every rank needs at least one"
-            )
-        self._n_global, self._n_test_global = n, len(dataset.test)
-        self.share = partition(n, ranks, comm.rank)  # [lo, hi) of the training rows
-        self.test_share = partition(len(dataset.test), ranks, comm.rank)
-        options["progress"] = options.get("progress", True) and comm.is_root
+        self.is_root = comm.is_root
+        self.ranks = comm.size
+        self.exchange = np.zeros(0, dtype=np.float32)
         if not comm.is_root:
             hide_compile_notices()  # rank 0 says it, once for all
-        super().__init__(net, _share_of(dataset, self.share, self.test_share), **options)
 
-    @property
-    def n_samples(self) -> int:
-        return self._n_global
+    def share(self, n: int) -> tuple[int, int]:
+        """This rank's contiguous rows [lo, hi) of a split of ``n`` rows."""
+        return partition(n, self.comm.size, self.comm.rank)
 
-    @property
-    def n_test(self) -> int:
-        return self._n_test_global
-
-    def _thread_count(self) -> int | None:
+    def thread_count(self, requested: int | None) -> int | None:
         # ranks on one machine share its cores: by default each takes its part of them
-        if self.threads is not None:
-            return self.threads
+        if requested is not None:
+            return requested
         return max(1, max_threads() // self.comm.local_size)
 
-    def _workspace(self, batch: int):
-        # the gradient, then the loss sum and the correct count: one Allreduce for all
-        self._exchange = np.zeros(self.net.n_params + 2, dtype=np.float32)
-        # sized for the whole batch: any batch may fall wholly in one rank's share
-        return self.net._plan(batch, grad=self._exchange[: self.net.n_params])
+    def workspace(self, net: Network, batch: int):
+        # the gradient, then the loss sum and the correct count: one Allreduce for all;
+        # sized for the whole batch, since any batch may fall wholly in one rank's share
+        self.exchange = np.zeros(net.n_params + 2, dtype=np.float32)
+        return net.workspace(batch, grad=self.exchange[: net.n_params])
 
-    def _compile_training(self) -> None:
-        # the passes this trainer calls (not Trainer's whole-loop train_batches)
-        plan, ws = self._workspace(1)
+    def warm_up(self, t) -> None:
+        # the passes this strategy calls (not the whole-loop train_batches)
+        if len(t.y) < 1:
+            raise ValueError(
+                f"the training split has {len(t.train_rows)} samples, too few for the "
+                f"{self.comm.size} ranks: every rank needs at least one"
+            )
+        ws = self.workspace(t.net, 1)
         rows = np.zeros(1, dtype=np.int64)  # one real row: the passes compile and run
         with compile_notice("data-parallel training"):
-            batch_gradient(self.X, self.y, NO_TARGETS, rows, 0, 1, 1, self.scale,
-                           self.net._net(), self.net._fn(), plan, ws)  # fmt: skip
-            apply_update(self.net.theta[:0], ws[4][:0], 0.0, self.optimizer.kernel_args(),
-                         self.m[:0], self.v[:0], 1)  # fmt: skip
+            batch_gradient(t.X, t.y, NO_TARGETS, rows, 0, 1, 1, t.scale, t.net.params(),
+                           t.net.codes(), t.net.plan(1), ws)  # fmt: skip
+            apply_update(t.net.theta[:0], ws.grad[:0], 0.0, t.optimizer.kernel_args(),
+                         t.m[:0], t.v[:0], 1)  # fmt: skip
 
-    def _epoch_rows(self, epoch: int):
+    def epoch_rows(self, t, order: np.ndarray):
         """This rank's rows of the epoch order (local indices) and where each global batch
         begins among them: batch b is rows[starts[b]:starts[b + 1]]."""
-        perm = self.order(epoch)
-        lo, hi = self.share
-        mine = (perm >= lo) & (perm < hi)
-        rows = perm[mine] - lo
-        batch_starts = np.arange(0, len(perm), self.batch_size)
+        everyone = t.train_rows[order]
+        lo = t.row_offset
+        mine = (everyone >= lo) & (everyone < lo + len(t.y))
+        rows = everyone[mine] - lo
+        batch_starts = np.arange(0, len(everyone), t.batch_size)
         counts = np.add.reduceat(mine.astype(np.int64), batch_starts)
         return rows, np.concatenate([[0], np.cumsum(counts)])
 
-    def _stop_signal(self) -> int:
-        return self.comm.allreduce_max(self._signal, "stop request")
+    def stop_signal(self, local: int) -> int:
+        return self.comm.allreduce_max(local, "stop request")
 
-    def _train_chunk(self, perm, count: int, lrs, plan, ws) -> tuple:
+    def train_chunk(self, t, perm, count: int, lrs, plan, ws) -> ChunkResult:
         rows, starts = perm
-        net, opt, comm = self.net, self.optimizer.kernel_args(), self.comm
-        theta_args, fn = net._net(), net._fn()
-        exchange, grad, p = self._exchange, ws[4], net.n_params
+        net, opt, comm = t.net, t.optimizer.kernel_args(), self.comm
+        params, codes = net.params(), net.codes()
+        exchange, p = self.exchange, net.n_params
         loss_sum, correct, seen = 0.0, 0, 0
         for i in range(count):
-            b = self.batch + i
-            total = min(self.batch_size, self._n_global - b * self.batch_size)
+            b = t.batch + i
+            total = min(t.batch_size, t.n_samples - b * t.batch_size)
             first, last = int(starts[b]), int(starts[b + 1])
             loss, hits = batch_gradient(
-                self.X, self.y, NO_TARGETS, rows, first, last - first, total, self.scale,
-                theta_args, fn, plan, ws,
+                t.X, t.y, NO_TARGETS, rows, first, last - first, total, t.scale, params,
+                codes, plan, ws,
             )  # fmt: skip
             exchange[p], exchange[p + 1] = loss, hits
             comm.allreduce_sum(exchange)
             loss, hits = float(exchange[p]), int(round(float(exchange[p + 1])))
             if not math.isfinite(loss):  # the same sum on every rank: all stop here
-                return loss_sum, correct, seen, i, False
-            self.step[0] += 1
-            apply_update(net.theta, grad, lrs[i], opt, self.m, self.v, int(self.step[0]))
+                return ChunkResult(loss_sum, correct, seen, i, False)
+            t.step[0] += 1
+            apply_update(net.theta, ws.grad, lrs[i], opt, t.m, t.v, int(t.step[0]))
             loss_sum += loss
             correct += hits
             seen += total
-        return loss_sum, correct, seen, count, True
+        return ChunkResult(loss_sum, correct, seen, count, True)
 
-    def _evaluate(self) -> tuple[float, float]:
-        """Each rank scores its share of the test split; the sums are added."""
-        P = self.net.forward(self.test_X, threads=self.n_threads)
-        y = self.test_y
-        sums = np.zeros(3)
-        if len(y):
-            sums[:] = self.net.loss_of(P, y) * len(y), np.sum(P.argmax(1) == y), len(y)
-        self.comm.allreduce_sum(sums, "evaluation")
-        return float(sums[1] / sums[2]), float(sums[0] / sums[2])
-
-
-def _share_of(dataset, share: tuple[int, int], test_share: tuple[int, int]) -> Dataset:
-    """``dataset`` with only this rank's rows: views, so a memory-mapped file is read
-    only where these rows lie."""
-    (lo, hi), (tlo, thi) = share, test_share
-    train, test = dataset.train, dataset.test
-    return Dataset(
-        name=dataset.name,
-        train=Split(train.X[lo:hi], train.y[lo:hi]),
-        test=Split(test.X[tlo:thi], test.y[tlo:thi]),
-        class_names=list(dataset.class_names),
-        source=dataset.source,
-        meta=dict(dataset.meta),
-    )
+    def sum(self, values: np.ndarray, what: str = "") -> np.ndarray:
+        self.comm.allreduce_sum(values, what)
+        return values

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import INITS
 from .kernels.codes import HIDDEN, OUTPUT, shard_size
 from .kernels.infer import forward_all
 from .kernels.step import NO_LABELS, batch_gradient, task_plan
+from .kernels.structs import Codes, Params, Plan, Workspace
 from .runtime import compile_notice, engine_threads
 
-INITS = ("he", "glorot", "uniform")
 UINT8_SCALE = np.float32(1.0 / 255.0)
 
 
@@ -134,35 +135,46 @@ class Network:
                 raise ValueError(f"{what}[{l}] must have shape {view.shape}, got {value.shape}")
             view[:] = value
 
-    # -- compiled-kernel plumbing --------------------------------------------------------
-    def _fn(self):
-        return (HIDDEN[self.hidden], OUTPUT[(self.output, self.loss)], np.float32(self.alpha))
+    # -- what the compiled kernels take (numrec.kernels.structs) -------------------------
+    def params(self) -> Params:
+        """The parameters as the kernels take them: ``theta`` and each layer's offsets."""
+        return Params(self.theta, self.w_off, self.b_off, self._sizes)
 
-    def _net(self):
-        """(theta, w_off, b_off, sizes): the parameters as the kernels take them."""
-        return (self.theta, self.w_off, self.b_off, self._sizes)
+    def codes(self) -> Codes:
+        """The activation and output/loss codes, and leaky ReLU's slope."""
+        return Codes(HIDDEN[self.hidden], OUTPUT[(self.output, self.loss)], np.float32(self.alpha))
 
-    def _plan(self, batch: int, grad: np.ndarray | None = None):
-        """Buffer layout and work split for mini-batches of up to ``batch`` rows:
-        (plan, workspace) as the training kernels take them (see kernels.step). The
-        gradient goes to ``grad`` when given (n_params float32), else to a new buffer."""
+    def plan(self, batch: int) -> Plan:
+        """Buffer layout and work split for mini-batches of up to ``batch`` rows: shards
+        of rows for pass 1 (``codes.shard_size``), blocks of units for pass 2."""
         sizes = self._sizes
-        rows = shard_size(batch)
         before = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)  # units below l
         hidden_before = before - sizes[0]  # units of layers 1 .. l-1
         hidden_before[0] = 0
-        n_units, n_deltas = int(before[-1]), int(before[-1] - sizes[0])
-        plan = (batch * before[:-1], rows * hidden_before[:-1], batch * hidden_before[:-1],
-                task_plan(self.sizes), rows)  # fmt: skip
-        shards = -(-batch // rows)
-        workspace = (
-            np.zeros(batch * n_units, dtype=np.float32),  # activations, all layers
-            np.zeros((shards, rows * n_deltas), dtype=np.float32),  # per-shard deltas
-            np.zeros(batch * n_deltas, dtype=np.float32),  # deltas, transposed
-            np.zeros((shards, rows, self.sizes[-1]), dtype=np.float32),  # targets
-            np.zeros(self.n_params, dtype=np.float32) if grad is None else grad,  # gradient
+        rows = shard_size(batch)
+        return Plan(
+            a_off=batch * before[:-1],
+            d_off=rows * hidden_before[:-1],
+            t_off=batch * hidden_before[:-1],
+            tasks=task_plan(self.sizes),
+            shard_rows=rows,
         )
-        return plan, workspace
+
+    def workspace(self, batch: int, grad: np.ndarray | None = None) -> Workspace:
+        """Zeroed buffers for one step of up to ``batch`` rows. The gradient goes to
+        ``grad`` when given (n_params float32, e.g. an MPI exchange buffer), else to a new
+        buffer."""
+        n_units = int(sum(self.sizes))
+        n_deltas = n_units - self.sizes[0]
+        rows = shard_size(batch)
+        shards = -(-batch // rows)
+        return Workspace(
+            acts=np.zeros(batch * n_units, dtype=np.float32),
+            deltas=np.zeros((shards, rows * n_deltas), dtype=np.float32),
+            deltas_t=np.zeros(batch * n_deltas, dtype=np.float32),
+            targets=np.zeros((shards, rows, self.sizes[-1]), dtype=np.float32),
+            grad=np.zeros(self.n_params, dtype=np.float32) if grad is None else grad,
+        )
 
     def _input(self, X, what: str = "X") -> tuple[np.ndarray, np.float32, bool]:
         """(2-D C-contiguous uint8/float32 rows, their scale, whether X was one row)."""
@@ -228,7 +240,7 @@ class Network:
         X, scale, single = self._input(X)
         out = np.empty((X.shape[0], self.sizes[-1]), dtype=np.float32)
         with engine_threads(threads), compile_notice("inference"):
-            forward_all(X, scale, self._net(), self._fn(), out)
+            forward_all(X, scale, self.params(), self.codes(), out)
         return out[0] if single else out
 
     def gradients(self, X, Y) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -239,11 +251,11 @@ class Network:
         if n == 0:
             raise ValueError("gradients need at least one row")
         T = self.targets(Y, n)
-        plan, ws = self._plan(n)
+        ws = self.workspace(n)
         with engine_threads(), compile_notice("gradient"):
-            batch_gradient(X, NO_LABELS, T, np.arange(n), 0, n, n, scale, self._net(),
-                           self._fn(), plan, ws)  # fmt: skip
-        g = ws[4]
+            batch_gradient(X, NO_LABELS, T, np.arange(n), 0, n, n, scale, self.params(),
+                           self.codes(), self.plan(n), ws)  # fmt: skip
+        g = ws.grad
         dW = [g[o : o + W.size].reshape(W.shape).copy() for o, W in zip(self.w_off, self.weights)]
         db = [g[o : o + b.size].copy() for o, b in zip(self.b_off, self.biases)]
         return dW, db

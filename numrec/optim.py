@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .config import SCHEDULES
 from .kernels.codes import OPTIMIZERS
-
-SCHEDULES = ("constant", "step", "cosine")
+from .kernels.structs import OptimizerArgs
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,9 @@ class Optimizer:
     - adam / adamw: Kingma & Ba; AdamW decays the weights directly (Loshchilov & Hutter)
     - weight_decay: added to the gradient as wd * theta (AdamW: theta -= lr wd theta)
     - schedule: "constant"; "step" multiplies lr by ``gamma`` every ``step_size`` epochs;
-      "cosine" anneals from lr to ``min_lr`` over all batches of the run.
+      "cosine" anneals from lr to ``min_lr`` over all batches of the run; "plateau" is
+      constant here, and the trainer multiplies it by ``gamma`` when the validation
+      metric stops improving (``numrec.training``).
     """
 
     name: str = "momentum"
@@ -64,9 +66,9 @@ class Optimizer:
             if not ok:
                 raise ValueError(f"{name} must be {expected}, got {getattr(self, name)!r}")
 
-    def kernel_args(self) -> tuple:
-        """(code, momentum, beta1, beta2, eps, weight_decay) for the update kernel."""
-        return (
+    def kernel_args(self) -> OptimizerArgs:
+        """The update rule as the kernels take it."""
+        return OptimizerArgs(
             OPTIMIZERS[self.name],
             float(self.momentum),
             float(self.beta1),
@@ -77,7 +79,7 @@ class Optimizer:
 
     def learning_rates(self, epoch: int, batches_per_epoch: int, epochs: int) -> np.ndarray:
         """The learning rate of each mini-batch of ``epoch`` (0-based)."""
-        if self.schedule == "constant":
+        if self.schedule in ("constant", "plateau"):
             return np.full(batches_per_epoch, self.lr)
         if self.schedule == "step":
             return np.full(batches_per_epoch, self.lr * self.gamma ** (epoch // self.step_size))

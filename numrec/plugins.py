@@ -99,6 +99,20 @@ def temporary_plugin(plugin: object, name: str | None = None) -> Iterator[pluggy
         pm.unregister(plugin)
 
 
+def call_training_hook(hook: str, **values: Any) -> None:
+    """Call every plugin's implementation of training event ``hook`` (``train_begin``,
+    ``epoch_end``, ``train_end``) with the arguments it names. A plugin that fails is
+    reported by name and dropped from the rest of this event; training goes on."""
+    caller = getattr(get_plugin_manager().hook, hook, None)
+    if caller is None:
+        return
+    for impl in caller.get_hookimpls():
+        try:
+            impl.function(**{name: values[name] for name in impl.argnames})
+        except Exception as e:  # noqa: BLE001 - a logger must not end a training run
+            _warn(f"plugin {impl.plugin_name!r} failed in its {hook} hook: {e!r}")
+
+
 def dataset_specs() -> dict[str, DatasetSpec]:
     """Every data set that can be loaded, by name (sorted)."""
     return {name: spec for name, (spec, _) in sorted(_registry().specs.items())}

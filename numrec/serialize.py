@@ -92,11 +92,14 @@ def save_network(net: Network, path: str | os.PathLike, **meta: Any) -> Path:
     return _atomic_savez(path, {"theta": net.theta}, document)
 
 
+CHECKPOINT_ARRAYS = ("theta", "m", "v", "best_theta")
+
+
 def save_checkpoint(path: str | os.PathLike, trainer, extra: dict | None = None) -> Path:
     """Save everything ``trainer.load_state_dict`` needs to continue bit-identically,
     plus ``extra`` (JSON-able: e.g. the command line that made the run). Atomic."""
     state = trainer.state_dict()
-    arrays = {k: np.asarray(state[k], dtype=np.float32) for k in ("theta", "m", "v")}
+    arrays = {k: np.asarray(state[k], dtype=np.float32) for k in CHECKPOINT_ARRAYS}
     scalars = {k: v for k, v in state.items() if k not in arrays}
     document = {
         "format": CHECKPOINT_FORMAT,
@@ -167,6 +170,10 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
         state["m"] = npz.array("m", (n,))
         adam = str(state["optimizer"].get("name", "")).startswith("adam")
         state["v"] = npz.array("v", (n if adam else 0,))
+        # the best epoch's weights (early stopping), once there is a best epoch
+        selection = state.get("selection")
+        best = isinstance(selection, dict) and selection.get("best_epoch") is not None
+        state["best_theta"] = npz.array("best_theta", (n if best else 0,))
         extra = dict(_field(path, doc, "extra", dict))
         extra["architecture"] = arch
         extra["class_names"] = _class_names(path, doc, arch)

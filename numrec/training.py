@@ -1,29 +1,42 @@
-"""``numrec.train`` and the ``Trainer`` behind it: epochs, shuffles, progress, stopping.
+"""``numrec.train`` and the ``Trainer`` behind it: epochs, validation, stopping, callbacks.
 
 The per-batch loop is compiled (``kernels.step.train_batches``); Python runs once per
 chunk of batches (about 8,192 samples) to move the progress bar and to notice Ctrl-C
 or SIGTERM at a batch boundary. The order of epoch ``e`` is a permutation drawn from
 ``default_rng([seed, e])``, so a run resumed from a checkpoint in the middle of an epoch
 continues with exactly the batches, and the weights, of an uninterrupted run.
+
+Model selection looks at the validation split only: carved from the training rows
+(``validation_fraction``, stratified by class, seeded) or given by the data set. The best
+epoch, early stopping (``patience``), the target accuracy and the plateau schedule all
+read the monitored validation metric; the test split is evaluated for reporting and
+decides nothing.
+
+Where the gradient of a batch comes from is a strategy (``steps``): this process alone
+(``LocalSteps``), or the ranks of an MPI job summing their parts (``numrec.distributed``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from .config import TrainConfig
 from .kernels.step import train_batches
+from .kernels.structs import OptimizerState
 from .network import UINT8_SCALE, Network
 from .optim import Optimizer
 from .runtime import compile_notice, engine_threads
 
 CHUNK_SAMPLES = 8192  # samples per compiled call: bar updates and Ctrl-C checks
+VALIDATION_STREAM = 0x76616C  # keys the validation split's generator apart from the orders
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -40,6 +53,59 @@ class TrainingDiverged(FloatingPointError):
     """The training loss became NaN or infinite."""
 
 
+class ChunkResult(NamedTuple):
+    """What a run of mini-batches gives back (see kernels.step.train_batches)."""
+
+    loss: float  # summed over the samples
+    correct: int
+    seen: int
+    batches: int  # done; fewer than asked when the loss stopped being finite
+    finite: bool
+
+
+class LocalSteps:
+    """Every batch's gradient computed and applied in this process: the whole chunk of
+    batches in one compiled call."""
+
+    is_root = True
+    ranks = 1
+
+    def share(self, n: int) -> tuple[int, int]:
+        """The rows of a split of ``n`` this process reads: all of them."""
+        return 0, n
+
+    def thread_count(self, requested: int | None) -> int | None:
+        return requested
+
+    def workspace(self, net: Network, batch: int):
+        return net.workspace(batch)
+
+    def warm_up(self, t: Trainer) -> None:
+        with compile_notice("training"):
+            train_batches(
+                t.X, t.y, t.train_rows[:1], 0, 0, t.batch_size, np.zeros(1), t.scale,
+                t.net.params(), t.net.codes(), t.net.plan(1), t.optimizer.kernel_args(),
+                t.opt_state, t.net.workspace(1),
+            )  # fmt: skip
+
+    def epoch_rows(self, t: Trainer, order: np.ndarray):
+        return t.train_rows[order]
+
+    def stop_signal(self, local: int) -> int:
+        return local
+
+    def train_chunk(self, t: Trainer, rows, count: int, lrs, plan, ws) -> ChunkResult:
+        return ChunkResult(
+            *train_batches(
+                t.X, t.y, rows, t.batch, count, t.batch_size, lrs, t.scale, t.net.params(),
+                t.net.codes(), plan, t.optimizer.kernel_args(), t.opt_state, ws,
+            )
+        )  # fmt: skip
+
+    def sum(self, values: np.ndarray, what: str = "") -> np.ndarray:
+        return values
+
+
 class Trainer:
     """Mini-batch training of a ``Network`` on a ``Dataset`` (see ``numrec.train``)."""
 
@@ -47,53 +113,64 @@ class Trainer:
         self,
         net: Network,
         dataset,
+        config: TrainConfig | None = None,
         *,
-        epochs: int = 10,
-        batch_size: int = 64,
-        optimizer: str | Optimizer = "momentum",
-        lr: float = 0.05,
-        momentum: float = 0.9,
-        weight_decay: float = 0.0,
-        schedule: str = "constant",
-        threads: int | None = None,
-        seed: int | None = 0,
-        target_accuracy: float | None = None,
+        steps=None,
+        callbacks: Sequence[Any] = (),
         progress: bool = True,
-        on_epoch: Callable[[dict], None] | None = None,
-        **optimizer_options,
+        **overrides,
     ) -> None:
-        if isinstance(optimizer, Optimizer):
-            self.optimizer = optimizer
-        else:
-            self.optimizer = Optimizer(
-                optimizer,
-                lr=lr,
-                momentum=momentum,
-                weight_decay=weight_decay,
-                schedule=schedule,
-                **optimizer_options,
-            )
-        if int(epochs) != epochs or epochs < 0:
-            raise ValueError(f"epochs must be a whole number, 0 or more; got {epochs!r}")
-        if int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"batch_size must be a whole number, 1 or more; got {batch_size!r}")
-        if target_accuracy is not None and not 0 < target_accuracy <= 1:
-            raise ValueError(f"target_accuracy must be in (0, 1], got {target_accuracy!r}")
+        config = (config or TrainConfig()).with_overrides(**overrides)
+        if config.seed is None:
+            config = config.with_overrides(seed=int(np.random.SeedSequence().entropy % 2**32))
+        self.config = config
+        self.steps = steps or LocalSteps()
+        self.optimizer = Optimizer(**config.optimizer_settings())
         self.net, self.dataset = net, dataset
-        self.epochs, self.batch_size = int(epochs), int(batch_size)
-        self.threads, self.target_accuracy, self.progress = threads, target_accuracy, progress
-        self.on_epoch = on_epoch  # called with each epoch's record as soon as it is complete
-        self.seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed)
+        self.epochs, self.batch_size, self.seed = config.epochs, config.batch_size, config.seed
+        self.callbacks = list(callbacks)
+        if progress and self.steps.is_root:
+            from .callbacks import ProgressBar
+
+            self.callbacks.insert(0, ProgressBar())
 
         train = dataset.train
-        self.X, self.scale = self._checked_images(train.X, "train")
-        self.y = net.labels(train.y, len(train.y))
-        if len(self.y) == 0:
+        X, self.scale = self._checked_rows(train.X, "train")
+        y_all = net.labels(train.y, len(train.y))
+        if len(y_all) == 0:
             raise ValueError("the training split is empty")
-        self.test_X, self.test_y = dataset.test.X, dataset.test.y
-        if len(self.test_y):
-            self._checked_images(self.test_X, "test")
-            net.labels(self.test_y, len(self.test_y))
+        self.fingerprint = data_fingerprint(dataset)
+        given = getattr(dataset, "validation", None)
+        if given is not None and len(given):
+            train_rows, val = np.arange(len(y_all), dtype=np.int64), None
+            self._checked_rows(given.X, "validation")
+            val_X, val_y = given.X, net.labels(given.y, len(given.y))
+        else:
+            train_rows, val = validation_split(y_all, config.validation_fraction, config.seed)
+            val_X, val_y = (X[val], y_all[val]) if val is not None else (X[:0], y_all[:0])
+        wanted = config.decides_on_validation
+        if len(val_y) == 0 and wanted:
+            raise ValueError(
+                f"{', '.join(wanted)} decide(s) on the validation split, and this run has "
+                "none: set validation_fraction above 0 (e.g. 0.1) or give the data set a "
+                "validation split"
+            )
+        # this process's rows: all of them, or one rank's share of each split
+        lo, hi = self.steps.share(len(y_all))
+        self.X, self.y = X[lo:hi], y_all[lo:hi]
+        self.row_offset = lo
+        self.train_rows = train_rows  # indices into the whole training split
+        self.n_samples = len(train_rows)
+        if self.n_samples == 0:
+            raise ValueError("no training rows are left after the validation split")
+        self.splits = {}
+        for name, (sx, sy) in (("val", (val_X, val_y)), ("test", (dataset.test.X, dataset.test.y))):
+            if len(sy):
+                if name == "test":
+                    self._checked_rows(sx, "test")
+                    sy = net.labels(sy, len(sy))
+                a, b = self.steps.share(len(sy))
+                self.splits[name] = (sx[a:b], sy[a:b], len(sy))
 
         # progress of the run: what a checkpoint has to carry
         self.epoch = 0  # epochs completed
@@ -103,32 +180,36 @@ class Trainer:
         self.v = np.zeros_like(net.theta) if self.optimizer.name.startswith("adam") else self.m[:0]
         self.step = np.zeros(1, dtype=np.int64)
         self.history: list[dict] = []
-        self.stopped_early = False
+        self.selection = Selection()
+        self.stop_reason: str | None = None
+        self.n_threads: int | None = None  # set while running
         self._signal = 0
 
-    def _checked_images(self, X: np.ndarray, part: str):
+    @property
+    def opt_state(self) -> OptimizerState:
+        return OptimizerState(self.m, self.v, self.step)
+
+    def _checked_rows(self, X: np.ndarray, part: str):
         if X.ndim != 2 or X.shape[1] != self.net.sizes[0]:
             raise ValueError(
                 f"the {part} rows have {X.shape[1] if X.ndim == 2 else X.shape} features "
                 f"but the network takes {self.net.sizes[0]} inputs"
             )
         if X.dtype == np.uint8:
-            return np.ascontiguousarray(X), UINT8_SCALE
+            return X, UINT8_SCALE
         if X.dtype != np.float32:
-            raise ValueError(f"the {part} images must be uint8 or float32, got {X.dtype}")
+            raise ValueError(f"the {part} rows must be uint8 or float32, got {X.dtype}")
         if not np.isfinite(X).all():
-            raise ValueError(f"the {part} images contain NaN or inf")
-        return np.ascontiguousarray(X), np.float32(1.0)
-
-    @property
-    def n_samples(self) -> int:
-        """Training samples per epoch (of all processes, when training is distributed)."""
-        return len(self.y)
+            raise ValueError(f"the {part} rows contain NaN or inf")
+        return X, np.float32(1.0)
 
     @property
     def n_test(self) -> int:
-        """Test samples scored after each epoch (of all processes, when distributed)."""
-        return len(self.test_y)
+        return self.splits["test"][2] if "test" in self.splits else 0
+
+    @property
+    def n_validation(self) -> int:
+        return self.splits["val"][2] if "val" in self.splits else 0
 
     @property
     def batches_per_epoch(self) -> int:
@@ -141,15 +222,21 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------
     def state_dict(self) -> dict:
         """Everything needed to continue bit-identically (arrays and JSON-able values)."""
+        s = self.selection
         return {
             "theta": self.net.theta.copy(),
             "m": self.m.copy(),
             "v": self.v.copy(),
+            "best_theta": s.best_theta.copy() if s.best_theta is not None else self.m[:0],
             "step": int(self.step[0]),
             "epoch": self.epoch,
             "batch": self.batch,
             "partial": list(self.partial),
             "history": [dict(h) for h in self.history],
+            "selection": s.to_dict(),
+            "config": self.config.to_dict(),
+            "fingerprint": self.fingerprint,
+            # read by older code and by serialize's checks
             "seed": self.seed,
             "epochs": self.epochs,
             "batch_size": self.batch_size,
@@ -162,6 +249,13 @@ class Trainer:
                 f"the checkpoint was trained with batch size {state['batch_size']}, "
                 f"not {self.batch_size}: resume with the same batch size"
             )
+        stored = state.get("fingerprint")
+        if stored is not None and stored != self.fingerprint:
+            raise ValueError(
+                "the checkpoint was trained on other data (its fingerprint "
+                f"{describe_fingerprint(stored)}; this data set: "
+                f"{describe_fingerprint(self.fingerprint)}): resume on the data it started with"
+            )
         self.net.theta[:] = state["theta"]
         self.m[:] = state["m"]
         self.v[:] = state["v"]
@@ -171,40 +265,51 @@ class Trainer:
         self.partial = [float(loss), int(correct), int(seen), float(seconds)]
         self.history = [dict(h) for h in state["history"]]
         self.seed = int(state["seed"])
+        best = state.get("best_theta")
+        self.selection = Selection.from_dict(
+            state.get("selection") or {}, None if best is None or not len(best) else best
+        )
 
     # -- running -----------------------------------------------------------------------
     def run(self) -> list[dict]:
-        """Train until ``epochs`` are done or ``target_accuracy`` is reached."""
+        """Train until ``epochs`` are done or something stops it (``stop_reason``)."""
         handlers = self._catch_signals()
+        self.stop_reason = None  # run() again after raising ``epochs`` goes on
         try:
-            with engine_threads(self._thread_count()) as n_threads:
+            with engine_threads(self.steps.thread_count(self.config.threads)) as n_threads:
                 self.n_threads = n_threads
                 self.warm_up()
-                while self.epoch < self.epochs and not self.stopped_early:
+                self._notify("on_train_begin", "train_begin", config=self.config)
+                while self.epoch < self.epochs and self.stop_reason is None:
                     self._run_epoch()
+                self.stop_reason = self.stop_reason or "epochs"
+                self._restore_best()
+                self._notify("on_train_end", "train_end", history=self.history)
         finally:
             for signum, handler in handlers.items():
                 signal.signal(signum, handler)
         return self.history
 
-    def _thread_count(self) -> int | None:
-        return self.threads
-
     def warm_up(self) -> None:
         """Compile (or load from the cache) the training and inference kernels for these
         array types, with no work done, so no epoch's time includes compilation."""
-        self._compile_training()
-        if len(self.test_y):
-            self.net.forward(self.test_X[:0])
+        self.steps.warm_up(self)
+        for X, _, _ in self.splits.values():
+            self.net.forward(X[:0])
 
-    def _compile_training(self) -> None:
-        plan, ws = self.net._plan(1)
-        with compile_notice("training"):
-            train_batches(
-                self.X, self.y, np.arange(len(self.y)), 0, 0, self.batch_size, np.zeros(1),
-                self.scale, self.net._net(), self.net._fn(), plan, self.optimizer.kernel_args(),
-                (self.m, self.v, self.step), ws,
-            )  # fmt: skip
+    def _notify(self, method: str, hook: str, **values) -> bool:
+        """Call ``method`` of every callback and the plugins' ``hook`` with ``values`` and
+        the network; True when a callback asked to stop."""
+        stop = False
+        for callback in self.callbacks:
+            fn = getattr(callback, method, None)
+            if fn is not None:
+                stop = bool(fn(*values.values(), self.net)) or stop
+        if self.steps.is_root:
+            from .plugins import call_training_hook
+
+            call_training_hook(hook, network=self.net, **values)
+        return stop
 
     def _catch_signals(self) -> dict:
         """Turn SIGINT/SIGTERM into a stop at the next batch boundary (main thread only);
@@ -222,145 +327,252 @@ class Trainer:
             signal.signal(s, handler)
         return originals
 
-    # the steps a data-parallel trainer (numrec.distributed) does its own way
-    def _workspace(self, batch: int):
-        return self.net._plan(batch)
-
-    def _epoch_rows(self, epoch: int) -> np.ndarray:
-        return self.order(epoch)
-
-    def _stop_signal(self) -> int:
-        return self._signal
-
-    def _train_chunk(self, perm, count: int, lrs, plan, ws) -> tuple:
-        """``count`` batches from batch ``self.batch`` on: (summed loss, correct, samples,
-        batches done, finite) - see kernels.step.train_batches."""
-        return train_batches(
-            self.X, self.y, perm, self.batch, count, self.batch_size, lrs, self.scale,
-            self.net._net(), self.net._fn(), plan, self.optimizer.kernel_args(),
-            (self.m, self.v, self.step), ws,
-        )  # fmt: skip
-
-    def _evaluate(self) -> tuple[float, float]:
-        """(accuracy, mean loss) on the test split."""
-        result = self.net.evaluate(self.test_X, self.test_y, threads=self.n_threads)
-        return result["accuracy"], result["loss"]
-
     def _run_epoch(self) -> None:
-        opt = self.optimizer
         n, batch, epoch = self.n_samples, self.batch_size, self.epoch
-        plan, ws = self._workspace(batch)
-        lrs = opt.learning_rates(epoch, self.batches_per_epoch, self.epochs)
-        perm = self._epoch_rows(epoch)
+        ws = self.steps.workspace(self.net, batch)
+        plan = self.net.plan(batch)
+        lrs = self.optimizer.learning_rates(epoch, self.batches_per_epoch, self.epochs)
+        lrs = np.maximum(lrs * self.selection.lr_factor, min(self.config.min_lr, lrs.min()))
+        rows = self.steps.epoch_rows(self, self.order(epoch))
         chunk = max(1, CHUNK_SAMPLES // batch)
-        bar = tqdm(
-            total=n,
-            initial=min(n, self.batch * batch),
-            desc=f"epoch {epoch + 1}/{self.epochs}",
-            unit=" samples",
-            unit_scale=True,
-            disable=not self.progress,
-            leave=True,
-            dynamic_ncols=True,
-        )
-        with bar:
-            while self.batch < self.batches_per_epoch:
-                signum = self._stop_signal()
-                if signum:
-                    raise TrainingInterrupted(self, signum)
-                count = min(chunk, self.batches_per_epoch - self.batch)
-                start = time.perf_counter()
-                loss, correct, seen, done, finite = self._train_chunk(
-                    perm, count, lrs[self.batch : self.batch + count], plan, ws
-                )
-                p = self.partial
-                p[0] += loss
-                p[1] += correct
-                p[2] += seen
-                p[3] += time.perf_counter() - start
-                self.batch += done
-                bar.update(seen)
-                if not finite:
-                    raise TrainingDiverged(
-                        f"training diverged in epoch {epoch + 1}, batch {self.batch + 1}: the "
-                        f"loss became NaN or infinite (learning rate {lrs[self.batch]:g}); "
-                        "lower the learning rate"
-                    )
-                bar.set_postfix(loss=f"{p[0] / p[2]:.4f}", acc=f"{p[1] / p[2]:.3f}")
-            record = self._end_epoch(lrs)
-            bar.set_postfix(
-                loss=f"{record['loss']:.4f}",
-                test_acc="-"
-                if record["test_accuracy"] is None
-                else f"{record['test_accuracy']:.4f}",
-                train=f"{record['samples_per_s']:.3g}/s",  # training alone, not evaluation
+        self._each("on_epoch_begin", epoch, self.epochs, n, min(n, self.batch * batch))
+        while self.batch < self.batches_per_epoch:
+            signum = self.steps.stop_signal(self._signal)
+            if signum:
+                self._each("on_interrupt")
+                raise TrainingInterrupted(self, signum)
+            count = min(chunk, self.batches_per_epoch - self.batch)
+            start = time.perf_counter()
+            result = self.steps.train_chunk(
+                self, rows, count, lrs[self.batch : self.batch + count], plan, ws
             )
+            p = self.partial
+            p[0] += result.loss
+            p[1] += result.correct
+            p[2] += result.seen
+            p[3] += time.perf_counter() - start
+            self.batch += result.batches
+            self._each("on_batches", result.seen, p[0] / max(p[2], 1), p[1] / max(p[2], 1))
+            if not result.finite:
+                self._each("on_interrupt")
+                raise TrainingDiverged(self._divergence(epoch, float(lrs[self.batch])))
+        record = self._end_epoch(lrs)
+        stop = self._notify("on_epoch_end", "epoch_end", record=record)
+        if stop and self.stop_reason is None:
+            self.stop_reason = "callback"
+
+    def _each(self, method: str, *args) -> None:
+        """Call ``method`` of the callbacks that have it (progress: no plugin hook)."""
+        for callback in self.callbacks:
+            fn = getattr(callback, method, None)
+            if fn is not None:
+                fn(*args)
+
+    def _divergence(self, epoch: int, lr: float) -> str:
+        """Where training diverged and the likely causes, most likely first."""
+        causes = [f"the learning rate ({lr:g}) is too high"]
+        if self.config.weight_decay * lr >= 0.1:
+            causes.insert(
+                0, f"weight decay {self.config.weight_decay:g} is too strong for lr {lr:g}"
+            )
+        if self.scale == 1.0 and len(self.X):
+            peak = float(np.abs(self.X[: min(len(self.X), 4096)]).max())
+            if peak > 100:
+                causes.insert(0, f"the inputs are not scaled (values up to {peak:g}; "
+                                 "standardise them, e.g. the CSV option scale)")  # fmt: skip
+        if self.net.hidden == "leaky_relu" and self.net.alpha > 1:
+            causes.append(f"leaky ReLU's alpha {self.net.alpha:g} is above 1")
+        return (
+            f"training diverged in epoch {epoch + 1}, batch {self.batch + 1}: the loss became "
+            f"NaN or infinite. Likely: {'; or '.join(causes)}"
+        )
+
+    def _scores(self, part: str) -> tuple[float, float] | tuple[None, None]:
+        """(accuracy, mean loss) of this model on split ``part`` ("val" or "test"),
+        added up over the ranks."""
+        if part not in self.splits:
+            return None, None
+        X, y, _ = self.splits[part]
+        sums = np.zeros(3)
+        if len(y):
+            P = self.net.forward(X, threads=self.n_threads)
+            sums[:] = self.net.loss_of(P, y) * len(y), np.sum(P.argmax(1) == y), len(y)
+        sums = self.steps.sum(sums, "evaluation")
+        return float(sums[1] / sums[2]), float(sums[0] / sums[2])
 
     def _end_epoch(self, lrs: np.ndarray) -> dict:
         loss, correct, seen, seconds = self.partial
+        val_acc, val_loss = self._scores("val")
+        test_acc, test_loss = self._scores("test")
         record = {
             "epoch": self.epoch + 1,
             "loss": loss / seen,
             "train_accuracy": correct / seen,
-            "test_accuracy": None,
-            "test_loss": None,
+            "val_loss": val_loss,
+            "val_accuracy": val_acc,
+            "test_loss": test_loss,
+            "test_accuracy": test_acc,
             "seconds": seconds,
             "samples_per_s": seen / seconds if seconds > 0 else math.inf,
             "lr": float(lrs[-1]),
         }
-        if self.n_test:
-            record["test_accuracy"], record["test_loss"] = self._evaluate()
         self.history.append(record)
         self.epoch += 1
         self.batch = 0
         self.partial = [0.0, 0, 0, 0.0]
-        acc = record["test_accuracy"]
-        if self.target_accuracy is not None and acc is not None and acc >= self.target_accuracy:
-            record["target_reached"] = True
-            self.stopped_early = True
-        if self.on_epoch is not None:
-            self.on_epoch(record)
+        reason = self.selection.update(record, self.config, self.net.theta)
+        record["best"] = self.selection.best_epoch == record["epoch"]
+        if reason:
+            record["stopped"] = reason
+            self.stop_reason = reason
         return record
+
+    def _restore_best(self) -> None:
+        s = self.selection
+        if self.config.restore_best and s.best_theta is not None:
+            self.net.theta[:] = s.best_theta
+
+
+class Selection:
+    """Model selection on the monitored validation metric: the best epoch and its
+    weights, early stopping's and the plateau schedule's counters."""
+
+    def __init__(self) -> None:
+        self.best_value: float | None = None
+        self.best_epoch: int | None = None
+        self.best_theta: np.ndarray | None = None
+        self.wait = 0  # epochs since the last improvement
+        self.plateau_wait = 0  # the same, since the last cut of the learning rate
+        self.lr_factor = 1.0
+
+    def update(self, record: dict, config: TrainConfig, theta: np.ndarray) -> str | None:
+        """Take one epoch's record; the reason to stop now ("patience", "target"), if any."""
+        value = record.get(config.monitor)
+        if value is None:
+            return None
+        higher = config.monitor.endswith("accuracy")
+        if self.best_value is None or (
+            value > self.best_value + config.min_delta
+            if higher
+            else value < self.best_value - config.min_delta
+        ):
+            self.best_value, self.best_epoch = float(value), int(record["epoch"])
+            self.best_theta = theta.copy()
+            self.wait = self.plateau_wait = 0
+        else:
+            self.wait += 1
+            self.plateau_wait += 1
+            if config.schedule == "plateau" and self.plateau_wait >= config.plateau_patience:
+                self.lr_factor *= config.gamma
+                self.plateau_wait = 0
+        target = config.target_accuracy
+        if target is not None and (record.get("val_accuracy") or 0.0) >= target:
+            record["target_reached"] = True
+            return "target"
+        if config.patience is not None and self.wait >= config.patience:
+            return "patience"
+        return None
+
+    def to_dict(self) -> dict:
+        return {
+            "best_value": self.best_value,
+            "best_epoch": self.best_epoch,
+            "wait": self.wait,
+            "plateau_wait": self.plateau_wait,
+            "lr_factor": self.lr_factor,
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict, best_theta: np.ndarray | None) -> Selection:
+        s = cls()
+        s.best_value = None if values.get("best_value") is None else float(values["best_value"])
+        s.best_epoch = None if values.get("best_epoch") is None else int(values["best_epoch"])
+        s.wait, s.plateau_wait = int(values.get("wait", 0)), int(values.get("plateau_wait", 0))
+        s.lr_factor = float(values.get("lr_factor", 1.0))
+        s.best_theta = None if best_theta is None else np.array(best_theta, dtype=np.float32)
+        return s
+
+
+def validation_split(y: np.ndarray, fraction: float, seed: int):
+    """(training rows, validation rows or None): ``fraction`` of each class's rows held
+    out, drawn by a generator keyed by the seed alone, sorted. A class keeps at least one
+    training row."""
+    if fraction <= 0:
+        return np.arange(len(y), dtype=np.int64), None
+    rng = np.random.default_rng([seed, VALIDATION_STREAM])
+    held = []
+    for c in np.unique(y):
+        rows = np.flatnonzero(y == c)
+        k = min(len(rows) - 1, int(round(fraction * len(rows))))
+        if k > 0:
+            held.append(rng.choice(rows, size=k, replace=False))
+    if not held:
+        return np.arange(len(y), dtype=np.int64), None
+    val = np.sort(np.concatenate(held)).astype(np.int64)
+    keep = np.ones(len(y), dtype=bool)
+    keep[val] = False
+    return np.flatnonzero(keep).astype(np.int64), val
+
+
+def data_fingerprint(dataset) -> dict:
+    """Sizes and a hash of the labels: enough to tell that a checkpoint is being resumed
+    on other data, without reading the (maybe memory-mapped) images again."""
+    train, test = dataset.train, dataset.test
+    digest = hashlib.sha256()
+    for y in (train.y, test.y):
+        digest.update(np.ascontiguousarray(y, dtype=np.int64).tobytes())
+    return {
+        "train": len(train),
+        "test": len(test),
+        "features": int(train.X.shape[1]),
+        "labels_sha256": digest.hexdigest()[:32],
+    }
+
+
+def describe_fingerprint(f: dict) -> str:
+    return (f"{f.get('train')} train / {f.get('test')} test rows of {f.get('features')} "
+            f"features, labels {str(f.get('labels_sha256'))[:12]}")  # fmt: skip
 
 
 def train(
     net: Network,
     dataset,
-    epochs: int = 10,
-    batch_size: int = 64,
-    optimizer: str = "momentum",
-    lr: float = 0.05,
-    momentum: float = 0.9,
-    threads: int | None = None,
-    seed: int | None = 0,
-    target_accuracy: float | None = None,
+    config: TrainConfig | None = None,
+    *,
+    callbacks: Sequence[Any] = (),
     progress: bool = True,
     comm=None,
-    **options,
+    **overrides,
 ) -> list[dict]:
-    """Train ``net`` on ``dataset.train``, evaluating on ``dataset.test`` after each epoch.
+    """Train ``net`` on ``dataset.train``; choose and stop on the validation split;
+    report the test split after each epoch.
 
-    Returns one dict per epoch: "epoch", "loss" (mean training loss), "train_accuracy",
-    "test_accuracy", "test_loss", "seconds" (training time, evaluation excluded),
-    "samples_per_s" and "lr". More options: weight_decay, schedule ("constant", "step",
-    "cosine"), step_size, gamma, min_lr, beta1, beta2, eps (see ``numrec.optim``).
+    ``config``: a ``numrec.TrainConfig`` (default: its defaults); ``overrides`` change
+    some of its settings (``numrec.train(net, ds, epochs=3, lr=0.01)``); an unknown name
+    is refused. Returns one dict per epoch: "epoch", "loss" (mean training loss),
+    "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy" (None
+    where the split is empty), "seconds" (training time, evaluation excluded),
+    "samples_per_s", "lr", "best" (this epoch is the best so far), and "stopped" with the
+    reason on the last one when something other than the epoch count stopped the run.
+    With ``restore_best`` (default) the network ends with the best epoch's weights.
+
+    ``callbacks``: objects with any of ``on_train_begin(config, network)``,
+    ``on_epoch_end(record, network)`` (return True to stop) and ``on_train_end(history,
+    network)``, as Keras's callbacks; plugins get the same events as hooks.
 
     ``comm``: an MPI communicator (mpi4py's, or ``numrec.mpi.world()``, which is None
     unless an MPI launcher started this process): with two or more ranks, every rank
     calls ``train`` alike and they train one model together, data-parallel
     (``numrec.distributed``); None trains in this process alone.
     """
-    kind, spread = Trainer, {}
+    steps = None
     if comm is not None:
-        from .distributed import DistributedTrainer
+        from .distributed import MpiSteps
         from .mpi import as_comm
 
         comm = as_comm(comm)
         if comm is not None:
-            kind, spread = DistributedTrainer, {"comm": comm}
-    trainer = kind(
-        net, dataset, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
-        momentum=momentum, threads=threads, seed=seed, target_accuracy=target_accuracy,
-        progress=progress, **spread, **options,
-    )  # fmt: skip
+            steps = MpiSteps(comm)
+    trainer = Trainer(net, dataset, config, steps=steps, callbacks=callbacks, progress=progress,
+                      **overrides)  # fmt: skip
     return trainer.run()

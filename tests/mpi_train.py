@@ -3,7 +3,8 @@
     python tests/mpi_train.py OUT.npz OPTIMIZER BATCH            # one process
     mpiexec -n 2 python tests/mpi_train.py OUT.npz OPTIMIZER BATCH
 
-Under an MPI launcher every rank runs a ``DistributedTrainer`` on the same arguments; rank
+Under an MPI launcher every rank runs a ``Trainer`` with the ``MpiSteps`` strategy on the
+same arguments; rank
 0 writes the weights and the history to OUT.npz. The data: 1,001 synthetic uint8 rows
 (an odd count, so the ranks' shares and the last batch are uneven) in 4 classes.
 """
@@ -16,7 +17,7 @@ import sys
 import numpy as np
 
 import numrec
-from numrec.distributed import DistributedTrainer
+from numrec.distributed import MpiSteps
 from numrec.mpi import world
 from numrec.training import Trainer
 
@@ -35,10 +36,8 @@ def main(out: str, optimizer: str, batch: int) -> None:
     options = dict(epochs=3, batch_size=batch, optimizer=optimizer, progress=False, seed=11,
                    lr=0.05 if optimizer.startswith("adam") else 0.1, weight_decay=1e-4)  # fmt: skip
     comm = world()
-    if comm is None:
-        trainer = Trainer(net, dataset(), **options)
-    else:
-        trainer = DistributedTrainer(net, dataset(), comm=comm, **options)
+    steps = None if comm is None else MpiSteps(comm)
+    trainer = Trainer(net, dataset(), steps=steps, **options)
     history = trainer.run()
     if comm is None or comm.is_root:
         ranks = 1 if comm is None else comm.size

@@ -5,6 +5,7 @@ ends bit-identical to an uninterrupted run. Networks are tiny and runs short."""
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 import subprocess
 import time
@@ -28,11 +29,14 @@ def test_short_run_writes_model_metrics_and_plot(tmp_path):
     assert "Traceback" not in result.stderr
     # the summary names epochs, accuracy, speed and where everything went
     assert "trained 2 epoch(s) on mnist-sample" in result.stdout
-    assert "best test accuracy" in result.stdout and "samples/s" in result.stdout
+    assert "best epoch" in result.stdout and "by val_loss" in result.stdout
+    assert "test (the model, epoch" in result.stdout and "samples/s" in result.stdout
     assert f"model saved to {model}" in result.stdout
     records = read_jsonl(metrics)
     assert [r["epoch"] for r in records] == [1, 2]
-    for key in ("loss", "train_accuracy", "test_accuracy", "test_loss", "seconds", "lr"):
+    keys = ("loss", "train_accuracy", "val_loss", "val_accuracy", "test_accuracy", "test_loss",
+            "seconds", "lr")  # fmt: skip
+    for key in keys:
         assert all(isinstance(r[key], float) for r in records), key
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     net = numrec.Network.load(model)
@@ -49,7 +53,7 @@ def test_json_summary_and_quiet(tmp_path):
     summary = json.loads(result.stdout)
     assert summary["epochs"] == 1 and summary["dataset"] == "mnist-sample"
     assert summary["model"] is None
-    assert 0.5 < summary["best_test_accuracy"] <= 1
+    assert 0.5 < summary["test_accuracy"] <= 1 and 0.5 < summary["best_val_accuracy"] <= 1
     assert summary["samples_per_s"] > 0
     assert "epoch 1/1" not in result.stderr  # --quiet: no progress bars
 
@@ -59,7 +63,7 @@ def test_target_accuracy_stops_early(tmp_path):
                  "--quiet", env=cli_env(tmp_path))  # fmt: skip
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["epochs"] == 1 and summary["target_reached"] is True
+    assert summary["epochs"] == 1 and summary["stop_reason"] == "target"
 
 
 def test_help_shows_examples_defaults_and_the_dataset_options(tmp_path):
@@ -148,10 +152,14 @@ def test_interrupt_checkpoints_and_resume_is_bit_identical(tmp_path, signum):
     assert "Traceback" not in err
     checkpoint = tmp_path / "parted.checkpoint.npz"
     assert checkpoint.is_file() and not parted.exists()
-    assert f"numrec-train --resume {checkpoint}" in err
+    command = next(line for line in err.splitlines() if "to continue, run:" in line)
+    words = shlex.split(command.split("to continue, run:", 1)[1])
+    assert words[:3] == ["numrec-train", "--resume", str(checkpoint)]
+    # the checkpoint stores no output path: the printed command carries them
+    assert words[3:] == ["--save", str(parted), "--metrics", str(metrics)]
     assert signal.Signals(signum).name in err
 
-    resumed = run("numrec-train", "--resume", checkpoint, env=env, cwd=tmp_path)
+    resumed = run(*words, env=env, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     a, b = numrec.Network.load(whole), numrec.Network.load(parted)
     assert a.sizes == b.sizes

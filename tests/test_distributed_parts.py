@@ -9,10 +9,11 @@ import pytest
 from engine_helpers import blobs
 
 import numrec
-from numrec.distributed import DistributedTrainer
+from numrec.distributed import MpiSteps
 from numrec.kernels.step import NO_TARGETS, apply_update, batch_gradient, update_range
 from numrec.mpi import Comm, partition
 from numrec.optim import Optimizer
+from numrec.training import Trainer
 
 
 def fake_comm(rank: int, size: int) -> Comm:
@@ -33,10 +34,10 @@ def test_partition_covers_every_row_once(n, size):
 
 def trainers(ds, size, batch, **options):
     return [
-        DistributedTrainer(
+        Trainer(
             numrec.Network([12, 7, 3], seed=2),
             ds,
-            comm=fake_comm(r, size),
+            steps=MpiSteps(fake_comm(r, size)),
             batch_size=batch,
             progress=False,
             seed=4,
@@ -51,14 +52,14 @@ def test_each_global_batch_is_shared_out_exactly(size, batch):
     ds = blobs(n=203)
     parts = trainers(ds, size, batch)
     perm = parts[0].order(1)  # the single-process order of epoch 1
-    np.testing.assert_array_equal(perm, numrec.training.Trainer(
+    np.testing.assert_array_equal(perm, Trainer(
         numrec.Network([12, 7, 3]), ds, batch_size=batch, seed=4).order(1))  # fmt: skip
-    shares = [t._epoch_rows(1) for t in parts]
+    shares = [t.steps.epoch_rows(t, perm) for t in parts]
     for b in range(parts[0].batches_per_epoch):
-        whole = perm[b * batch : (b + 1) * batch]
+        whole = parts[0].train_rows[perm[b * batch : (b + 1) * batch]]
         got = []
         for t, (rows, starts) in zip(parts, shares):
-            lo, hi = t.share
+            lo, hi = t.row_offset, t.row_offset + len(t.y)
             mine = rows[starts[b] : starts[b + 1]] + lo
             assert ((mine >= lo) & (mine < hi)).all()
             got.append(mine)
@@ -73,17 +74,17 @@ def test_partial_gradients_add_up_to_the_batch_gradient():
     size, batch = 3, 40
     parts = trainers(ds, size, batch)
     net = parts[0].net
-    rows_all = parts[0].order(0)[:batch]
+    rows_all = parts[0].train_rows[parts[0].order(0)[:batch]]
     total = np.zeros(net.n_params, dtype=np.float64)
     loss_sum, correct = 0.0, 0
     for t in parts:
-        rows, starts = t._epoch_rows(0)
-        plan, ws = t._workspace(batch)
+        rows, starts = t.steps.epoch_rows(t, t.order(0))
+        ws = t.steps.workspace(t.net, batch)
         loss, hits = batch_gradient(
             t.X, t.y, NO_TARGETS, rows, int(starts[0]), int(starts[1] - starts[0]), batch,
-            t.scale, t.net._net(), t.net._fn(), plan, ws,
+            t.scale, t.net.params(), t.net.codes(), t.net.plan(batch), ws,
         )  # fmt: skip
-        total += ws[4]
+        total += ws.grad
         loss_sum += loss
         correct += hits
     dW, db = net.gradients(ds.train.X[rows_all], ds.train.y[rows_all])  # one process, oracle-tested
@@ -103,12 +104,12 @@ def test_partial_gradients_add_up_to_the_batch_gradient():
 def test_a_rank_without_rows_in_a_batch_contributes_zero():
     ds = blobs(n=40)
     t = trainers(ds, 2, 8)[1]
-    plan, ws = t._workspace(8)
-    ws[4][:] = 1.0
+    ws = t.steps.workspace(t.net, 8)
+    ws.grad[:] = 1.0
     rows = np.zeros(0, dtype=np.int64)
-    loss, hits = batch_gradient(t.X, t.y, NO_TARGETS, rows, 0, 0, 8, t.scale, t.net._net(),
-                                t.net._fn(), plan, ws)  # fmt: skip
-    assert (loss, hits) == (0.0, 0) and not ws[4].any()
+    loss, hits = batch_gradient(t.X, t.y, NO_TARGETS, rows, 0, 0, 8, t.scale, t.net.params(),
+                                t.net.codes(), t.net.plan(8), ws)  # fmt: skip
+    assert (loss, hits) == (0.0, 0) and not ws.grad.any()
 
 
 @pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam", "adamw"])

@@ -47,9 +47,9 @@ def test_bad_inputs(net):
 
 def test_bad_training_settings(net):
     ds = blobs()
-    with pytest.raises(ValueError, match="unknown optimizer 'adagrad'.*sgd, momentum"):
+    with pytest.raises(ValueError, match="optimizer must be one of sgd, momentum.*'adagrad'"):
         numrec.train(net, ds, optimizer="adagrad", progress=False)
-    with pytest.raises(ValueError, match="unknown schedule"):
+    with pytest.raises(ValueError, match="schedule must be one of constant.*'linear'"):
         numrec.train(net, ds, schedule="linear", progress=False)
     with pytest.raises(ValueError, match="lr must be a positive number"):
         numrec.train(net, ds, lr=-1, progress=False)
@@ -68,7 +68,7 @@ def test_bad_training_settings(net):
 def test_nan_in_training_data(net):
     ds = blobs(dtype=np.float32)
     ds.train.X[5, 5] = np.inf
-    with pytest.raises(ValueError, match="train images contain NaN or inf"):
+    with pytest.raises(ValueError, match="train rows contain NaN or inf"):
         numrec.train(net, ds, progress=False)
 
 
@@ -76,5 +76,19 @@ def test_divergence_is_reported_with_the_epoch_and_a_hint():
     ds = blobs(dtype=np.float32)
     net = numrec.Network([12, 8, 3], output="sigmoid", loss="cross_entropy", seed=0)
     ds.train.X[:] *= 1e4  # huge inputs and a huge step: the loss overflows
-    with pytest.raises(TrainingDiverged, match="epoch 1.*lower the learning rate"):
+    with pytest.raises(TrainingDiverged, match="epoch 1.*inputs are not scaled.*learning rate"):
         numrec.train(net, ds, epochs=3, lr=1e20, progress=False)
+
+
+def test_unknown_settings_and_wrong_types_are_refused_by_name(net):
+    ds = blobs()
+    with pytest.raises(TypeError, match="unknown setting.*learning_rate"):
+        numrec.train(net, ds, learning_rate=0.1, progress=False)
+    with pytest.raises(ValueError, match="lr must be a positive number, got 'x'"):
+        numrec.TrainConfig(lr="x")
+    with pytest.raises(ValueError, match="momentum must be a number in"):
+        numrec.TrainConfig(momentum=None)
+    with pytest.raises(ValueError, match="threads must be a whole number"):
+        numrec.TrainConfig(threads="2")
+    with pytest.raises(ValueError, match="restore_best must be true or false"):
+        numrec.TrainConfig(restore_best=1)

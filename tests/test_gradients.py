@@ -120,5 +120,6 @@ def test_layers_split_into_blocks_match_backprop_and_update_every_weight(sizes):
     expected.biases = [b - 0.5 * g for b, g in zip(net.biases, db)]
     data = numrec.Dataset("one-batch", numrec.Split(X, y), numrec.Split(X[:0], y[:0]),
                           [str(c) for c in range(sizes[-1])])  # fmt: skip
-    numrec.train(net, data, epochs=1, batch_size=37, optimizer="sgd", lr=0.5, progress=False)
+    numrec.train(net, data, epochs=1, batch_size=37, optimizer="sgd", lr=0.5,
+                 schedule="constant", validation_fraction=0, progress=False)  # fmt: skip
     np.testing.assert_allclose(net.theta, expected.theta, rtol=1e-5, atol=1e-6)

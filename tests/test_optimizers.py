@@ -44,6 +44,8 @@ def test_first_three_updates(name, wd):
         lr=0.1,
         momentum=0.9,
         weight_decay=wd,
+        schedule="constant",
+        validation_fraction=0,  # every row in the one batch
         progress=False,
     )
     theta = net.theta.astype(np.float64)
@@ -89,6 +91,7 @@ def test_schedule_reaches_the_kernel():
         schedule="step",
         step_size=1,
         gamma=0.5,
+        validation_fraction=0,
         progress=False,
     )
     before = net.theta.copy()

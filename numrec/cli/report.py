@@ -1,46 +1,18 @@
 """What a training run leaves behind besides the model: metrics, curves, the summary.
 
-``MetricsFile`` writes one JSON object per epoch (JSON lines), flushed as each epoch ends,
-so ``tail -f metrics.jsonl`` follows a run and a killed run keeps its finished epochs.
+The per-epoch metrics file is a training callback (``numrec.callbacks.MetricsFile``).
 ``plot_history`` draws loss and accuracy curves with matplotlib (the optional ``plot``
 extra). ``summary`` condenses a history into the final report of ``numrec-train``.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
-from typing import Any
+
+from ..callbacks import clean  # noqa: F401 - numrec-train's --json output uses it
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
-
-
-def clean(value: Any) -> Any:
-    """JSON-safe: inf and NaN (not valid JSON) become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean(v) for v in value]
-    return value
-
-
-class MetricsFile:
-    """A JSON-lines file holding one record per finished epoch."""
-
-    def __init__(self, path: Path, history: list[dict]) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # a resumed run rewrites the epochs it carries, so the file is always complete
-        with open(self.path, "w", encoding="utf-8") as f:
-            for record in history:
-                f.write(json.dumps(clean(record)) + "\n")
-
-    def append(self, record: dict) -> None:
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(clean(record)) + "\n")
 
 
 def plot_history(history: list[dict], path: Path, title: str) -> Path:
@@ -57,9 +29,11 @@ def plot_history(history: list[dict], path: Path, title: str) -> Path:
 
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
     ax_loss.plot(epochs, series("loss"), marker="o", label="train")
+    ax_loss.plot(epochs, series("val_loss"), marker="o", label="validation")
     ax_loss.plot(epochs, series("test_loss"), marker="o", label="test")
     ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
     ax_acc.plot(epochs, [100 * a for a in series("train_accuracy")], marker="o", label="train")
+    ax_acc.plot(epochs, [100 * a for a in series("val_accuracy")], marker="o", label="validation")
     ax_acc.plot(epochs, [100 * a for a in series("test_accuracy")], marker="o", label="test")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     for ax in (ax_loss, ax_acc):
@@ -73,24 +47,42 @@ def plot_history(history: list[dict], path: Path, title: str) -> Path:
     return path
 
 
-def summary(history: list[dict], wall_seconds: float) -> dict:
-    """Epochs, best and final test accuracy, training time and speed of a history."""
-    tested = [h for h in history if h.get("test_accuracy") is not None]
-    best = max(tested, key=lambda h: h["test_accuracy"], default=None)
+STOP_REASONS = {
+    "epochs": "all epochs done",
+    "patience": "stopped early: no improvement for {patience} epochs (patience)",
+    "target": "stopped early: the validation accuracy reached the target {target}",
+    "callback": "stopped by a callback",
+}
+
+
+def summary(trainer, wall_seconds: float) -> dict:
+    """The run condensed: the best (validation) epoch, the final test metrics (of the
+    model as saved: the best epoch's weights with restore_best), time, speed, why it
+    stopped."""
+    history, config = trainer.history, trainer.config
+    best = trainer.selection.best_epoch
+    best_record = history[best - 1] if best else {}
     seconds = sum(h["seconds"] for h in history)
     samples = sum(h["samples_per_s"] * h["seconds"] for h in history if h["seconds"] > 0)
-    last = history[-1] if history else {}
+    model_epoch = best if best and config.restore_best else len(history)
+    model_record = history[model_epoch - 1] if model_epoch else {}
     return {
         "epochs": len(history),
-        "best_test_accuracy": best["test_accuracy"] if best else None,
-        "best_epoch": best["epoch"] if best else None,
-        "final_test_accuracy": last.get("test_accuracy"),
-        "final_test_loss": last.get("test_loss"),
-        "final_train_loss": last.get("loss"),
+        "best_epoch": best,
+        "monitor": config.monitor,
+        "best_val_loss": best_record.get("val_loss"),
+        "best_val_accuracy": best_record.get("val_accuracy"),
+        "model_epoch": model_epoch,
+        "test_accuracy": model_record.get("test_accuracy"),
+        "test_loss": model_record.get("test_loss"),
+        "final_train_loss": history[-1]["loss"] if history else None,
         "train_seconds": seconds,
         "wall_seconds": wall_seconds,
         "samples_per_s": samples / seconds if seconds > 0 else None,
-        "target_reached": bool(last.get("target_reached", False)),
+        "stop_reason": trainer.stop_reason,
+        "stopped": STOP_REASONS.get(trainer.stop_reason, "").format(
+            patience=config.patience, target=config.target_accuracy
+        ),
     }
 
 
@@ -103,16 +95,20 @@ def summary_lines(info: dict) -> list[str]:
     rate = info["samples_per_s"]
     lines = [
         f"trained {info['epochs']} epoch(s) on {info['dataset']} in {info['wall_seconds']:.1f} s "
-        f"(training {info['train_seconds']:.1f} s" + (f", {rate:,.0f} samples/s)" if rate else ")"),
+        f"(training {info['train_seconds']:.1f} s"
+        + (f", {rate:,.0f} samples/s)" if rate else ")")
+        + f"; {info['stopped']}",
     ]
-    if info["best_test_accuracy"] is not None:
+    if info["best_epoch"] is not None:
         lines.append(
-            f"best test accuracy {pct(info['best_test_accuracy'])} (epoch {info['best_epoch']}); "
-            f"final (the model's) {pct(info['final_test_accuracy'])}, "
-            f"test loss {info['final_test_loss']:.4f}"
+            f"best epoch {info['best_epoch']} by {info['monitor']}: validation loss "
+            f"{info['best_val_loss']:.4f}, accuracy {pct(info['best_val_accuracy'])}"
         )
-    if info["target_reached"]:
-        lines.append("stopped early: the target accuracy was reached")
+    if info["test_accuracy"] is not None:
+        lines.append(
+            f"test (the model, epoch {info['model_epoch']}): accuracy "
+            f"{pct(info['test_accuracy'])}, loss {info['test_loss']:.4f}"
+        )
     lines.append(
         f"model saved to {info['model']}"
         if info["model"]

@@ -17,9 +17,12 @@ FALLBACK_DATASET = "mnist-sample"
 
 
 class Session:
-    def __init__(self, prog: str, args, options: dict, explicit: set[str], state) -> None:
+    def __init__(
+        self, prog: str, args, options: dict, explicit: set[str], state, config, network
+    ) -> None:
         self.prog, self.args, self.options = prog, args, options
         self.explicit, self.state = explicit, state
+        self.config, self.network = config, network  # TrainConfig, NetworkConfig
         from ..mpi import world
 
         # one of several MPI ranks (mpiexec / srun): rank 0 alone talks and writes files
@@ -90,39 +93,32 @@ class Session:
 
     # --- the run --------------------------------------------------------------------------
     def run(self, start: float) -> int:
-        from ..network import Network
+        from ..callbacks import MetricsFile
         from ..serialize import save_checkpoint
-        from ..training import Trainer, TrainingInterrupted
+        from ..training import LocalSteps, Trainer, TrainingInterrupted
 
-        args = self.args
+        args, config = self.args, self.config
         ds = self.load_data() if self.comm is None else self.load_shared()
         if len(ds.train) == 0:
             raise ValueError(f"data set {ds.name!r} has no training samples")
-        sizes = [ds.n_features, *args.hidden, ds.num_classes]
-        net = Network(sizes, hidden=args.activation, alpha=args.alpha, output=args.output,
-                      loss=args.loss, init=args.init, seed=args.seed)  # fmt: skip
+        net = self.network.build(ds.n_features, ds.num_classes, seed=config.seed)
         net.class_names = list(ds.class_names)
-        kind, spread = Trainer, {}
+        steps = LocalSteps()
         if self.comm is not None:
-            from ..distributed import DistributedTrainer
+            from ..distributed import MpiSteps
 
-            kind, spread = DistributedTrainer, {"comm": self.comm}
-        trainer = kind(
-            net, ds, **spread, epochs=args.epochs, batch_size=args.batch_size,
-            optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
-            weight_decay=args.weight_decay, schedule=args.schedule, threads=args.threads,
-            seed=args.seed, target_accuracy=args.target_accuracy, progress=not self.quiet,
-            step_size=args.step_size, gamma=args.gamma, min_lr=args.min_lr,
-            beta1=args.beta1, beta2=args.beta2,
-        )  # fmt: skip
+            steps = MpiSteps(self.comm)
+        callbacks = []
+        metrics = MetricsFile(args.metrics) if args.metrics and self.root else None
+        if metrics is not None:
+            callbacks.append(metrics)
+        trainer = Trainer(net, ds, config, steps=steps, callbacks=callbacks,
+                          progress=not self.quiet)  # fmt: skip
         if self.state is not None:
             self.restore(trainer)
-        checkpoint = self.checkpoint_path()
-        metrics = None
-        if args.metrics and self.root:
-            metrics = report.MetricsFile(args.metrics, trainer.history)
         if metrics is not None:
-            trainer.on_epoch = metrics.append
+            metrics.start(trainer.history)
+        checkpoint = self.checkpoint_path()
         self.note(self.header(ds, net, trainer))
         try:
             trainer.run()
@@ -135,7 +131,7 @@ class Session:
         return self.finish(ds, net, trainer, start)
 
     def header(self, ds, net, trainer) -> str:
-        a = self.args
+        c = self.config
         arch = "-".join(map(str, net.sizes))
         where = (
             f"resuming in epoch {trainer.epoch + 1} after batch {trainer.batch} of "
@@ -145,14 +141,19 @@ class Session:
         )
         ranks = ""
         if self.comm is not None:
-            ranks = (f"; {self.comm.size} MPI ranks x {trainer._thread_count()} thread(s), "
-                     f"batch {a.batch_size} shared among them")  # fmt: skip
+            ranks = (f"; {self.comm.size} MPI ranks x {trainer.steps.thread_count(c.threads)} "
+                     f"thread(s), batch {c.batch_size} shared among them")  # fmt: skip
+        val = trainer.n_validation
+        held = (
+            f"{trainer.n_samples:,} train / {val:,} validation / {len(ds.test):,} test samples"
+            if val
+            else f"{trainer.n_samples:,} train / {len(ds.test):,} test samples (no validation)"
+        )
         return (
-            f"{where}{ds.name}: {len(ds.train):,} train / {len(ds.test):,} test samples, "
-            f"{ds.n_features} features, {ds.num_classes} classes; network {arch} "
-            f"({a.activation}, {net.output}); {a.optimizer} lr {a.lr:g} ({a.schedule}), "
-            f"batch {a.batch_size}, {a.epochs} epoch{'s' if a.epochs != 1 else ''}, seed {a.seed}"
-            f"{ranks}"
+            f"{where}{ds.name}: {held}, {ds.n_features} features, {ds.num_classes} classes; "
+            f"network {arch} ({net.hidden}, {net.output}); {c.optimizer} lr {c.lr:g} "
+            f"({c.schedule}), batch {c.batch_size}, {c.epochs} epoch{'s' if c.epochs != 1 else ''}"
+            f", seed {c.seed}{ranks}"
         )
 
     def restore(self, trainer) -> None:
@@ -162,9 +163,14 @@ class Session:
                 f"{self.args.resume}: the checkpoint's network ({arch}) does not fit data set "
                 f"{self.args.dataset!r} as it is now ({trainer.net.config()})"
             )
-        trainer.load_state_dict(self.state)
+        try:
+            trainer.load_state_dict(self.state)
+        except ValueError as e:
+            raise ValueError(f"{self.args.resume}: {e}") from None
 
     def checkpoint_path(self) -> Path:
+        """Where Ctrl-C writes: --checkpoint, else the checkpoint being resumed, else beside
+        --save, else the current folder. Never a path read from a checkpoint."""
         args = self.args
         if args.checkpoint:
             return Path(args.checkpoint)
@@ -175,24 +181,22 @@ class Session:
             return save.with_name(save.stem + ".checkpoint.npz")
         return Path("numrec-checkpoint.npz")
 
-    def stored_args(self, checkpoint: Path) -> dict:
-        """The settings a resume needs, paths absolute so it works from any folder."""
-        from .train import OVERRIDABLE, SETTINGS
-
-        args = self.args
-        stored = {dest: getattr(args, dest) for dest in SETTINGS + OVERRIDABLE}
-        for dest in ("save", "metrics", "plot"):
-            if stored[dest] is not None:
-                stored[dest] = str(Path(stored[dest]).expanduser().resolve())
-        stored["checkpoint"] = str(checkpoint.expanduser().resolve())
-        stored["dataset_options"] = self.absolute_options()
-        return stored
+    def stored_run(self) -> dict:
+        """What a resume needs: the data set, its options (paths absolute, so that it works
+        from any folder) and the settings. No output path: a resumed run writes only where
+        its own command line says."""
+        return {
+            "dataset": self.args.dataset,
+            "dataset_options": self.absolute_options(),
+            "config": self.config.to_dict(),
+            "network": self.network.to_dict(),
+        }
 
     def interrupted(self, stop, checkpoint: Path, save_checkpoint) -> int:
         from .train import resume_command, signal_name
 
         trainer = stop.trainer
-        extra = {"args": self.stored_args(checkpoint), "numrec_train": True}
+        extra = {"run": self.stored_run(), "numrec_train": True}
         path = save_checkpoint(checkpoint, trainer, extra)
         print(
             f"{self.prog}: stopped by {signal_name(stop.signum)} in epoch {trainer.epoch + 1} "
@@ -200,7 +204,7 @@ class Session:
             f"checkpoint written to {path}",
             file=sys.stderr,
         )
-        print(f"{self.prog}: to continue, run: {resume_command(path)}", file=sys.stderr)
+        print(f"{self.prog}: to continue, run: {resume_command(path, self.args)}", file=sys.stderr)
         return common.EXIT_INTERRUPTED
 
     def finish(self, ds, net, trainer, start: float) -> int:
@@ -214,7 +218,9 @@ class Session:
                 else "float32 as is",
                 "image_shape": ds.meta.get("image_shape"),
                 "trained": {"epochs": trainer.epoch, "history": trainer.history,
-                            "settings": self.stored_args(self.checkpoint_path())},
+                            "best_epoch": trainer.selection.best_epoch,
+                            "stop_reason": trainer.stop_reason,
+                            "settings": self.stored_run()},
             }  # fmt: skip
             for key in ("scale", "mean", "std"):  # e.g. a standardised CSV data set
                 if key in ds.meta:
@@ -224,7 +230,7 @@ class Session:
         if args.plot and trainer.history:
             title = f"{ds.name}: network {'-'.join(map(str, net.sizes))}"
             plot = str(report.plot_history(trainer.history, args.plot, title))
-        info = report.summary(trainer.history, time.perf_counter() - start)
+        info = report.summary(trainer, time.perf_counter() - start)
         info.update(
             dataset=ds.name,
             model=model,

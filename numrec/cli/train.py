@@ -23,14 +23,6 @@ from .common import Parser, UsageError
 
 PROG = "numrec-train"
 DEFAULT_HIDDEN = "256"
-# settings a resumed run takes from its checkpoint: changing one would make a different run
-SETTINGS = (
-    "dataset", "hidden", "activation", "alpha", "output", "loss", "init", "optimizer", "lr",
-    "momentum", "weight_decay", "schedule", "step_size", "gamma", "min_lr", "beta1", "beta2",
-    "batch_size", "seed",
-)  # fmt: skip
-# settings a resumed run may change
-OVERRIDABLE = ("epochs", "threads", "target_accuracy", "save", "metrics", "plot", "checkpoint")
 
 EXAMPLES = """\
 examples:
@@ -49,30 +41,15 @@ Exit status: 0 done, 2 bad usage or data, 130 interrupted (a checkpoint was writ
 """
 
 
-# --- argument types: each error names the flag and what it expects ------------------------
+# --- flags from the settings' own fields: each error names the flag and what it expects ---
 
 
-def _number(low: float = 0.0, strict: bool = True, high: float | None = None):
-    def convert(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not (value > low if strict else value >= low) or (high is not None and value > high):
-            bound = f"{'above' if strict else 'at least'} {low:g}"
-            bound += f" and at most {high:g}" if high is not None else ""
-            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
-        return value
-
-    return convert
-
-
-def hidden_sizes(text: str) -> list[int]:
-    """'256,128' -> [256, 128]; '' or 'none' -> [] (no hidden layer)."""
+def hidden_sizes(text: str) -> tuple[int, ...]:
+    """'256,128' -> (256, 128); '' or 'none' -> () (no hidden layer)."""
     if text.strip().lower() in ("", "none", "0"):
-        return []
+        return ()
     try:
-        sizes = [int(part) for part in text.split(",")]
+        sizes = tuple(int(part) for part in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected layer sizes separated by commas, like 256,128; got {text!r}"
@@ -82,129 +59,56 @@ def hidden_sizes(text: str) -> list[int]:
     return sizes
 
 
+def _parser_of(rule):
+    def convert(text: str):
+        try:
+            return rule.parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    return convert
+
+
+def add_settings(group, settings_class, special: dict | None = None) -> None:
+    """One flag per field of ``settings_class`` (TrainConfig, NetworkConfig): its name with
+    dashes, its rule as the argparse type (or choices), its default and help."""
+    special = special or {}
+    for f in settings_class.settings():
+        if not f.metadata["cli"]:
+            continue
+        rule, flag = f.metadata["rule"], "--" + f.name.replace("_", "-")
+        kwargs = {"dest": f.name, "default": f.default, "help": f.metadata["help"]}
+        if f.name in special:
+            kwargs.update(special[f.name])
+        elif rule.kind is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif rule.choices:
+            kwargs["choices"] = list(rule.choices)
+        else:
+            kwargs["type"] = _parser_of(rule)
+            kwargs["metavar"] = "N" if rule.kind is int else "X"
+        group.add_argument(flag, **kwargs)
+
+
 def build_parser(dataset: str) -> tuple[Parser, dict[str, str]]:
-    from ..kernels.codes import HIDDEN, OPTIMIZERS, OUTPUT
-    from ..network import INITS
-    from ..optim import SCHEDULES
+    from ..config import NetworkConfig, TrainConfig
 
     parser = Parser(
         prog=PROG,
         description="Train a dense neural network (multi-layer perceptron) on a data set. "
-        "Input and output sizes come from the data set.",
+        "Input and output sizes come from the data set; every training setting is a field "
+        "of numrec.TrainConfig, with the same name and default.",
         epilog=EXAMPLES,
     )
     data = common.dataset_group(parser, dataset)
-    net = parser.add_argument_group("network")
-    net.add_argument(
-        "--hidden",
-        type=hidden_sizes,
-        default=hidden_sizes(DEFAULT_HIDDEN),
-        metavar="N,N,...",
-        help="hidden layer sizes, comma separated; "
-        f"'none' for no hidden layer (default: {DEFAULT_HIDDEN})",
-    )
-    net.add_argument(
-        "--activation",
-        choices=list(HIDDEN),
-        default="leaky_relu",
-        help="activation of the hidden layers",
-    )
-    net.add_argument(
-        "--alpha",
-        type=_number(0, strict=False),
-        default=0.01,
-        help="slope of leaky ReLU below zero",
-    )
-    net.add_argument(
-        "--output",
-        choices=sorted({o for o, _ in OUTPUT}),
-        default="softmax",
-        help="output activation",
-    )
-    net.add_argument(
-        "--loss",
-        choices=sorted({lo for _, lo in OUTPUT}),
-        default=None,
-        help="loss (default: cross_entropy for softmax, mse for sigmoid, "
-        "the seed's quadratic cost)",
-    )
-    net.add_argument("--init", choices=INITS, default="he", help="weight initialisation")
-
-    opt = parser.add_argument_group("training")
-    opt.add_argument(
-        "--optimizer", choices=list(OPTIMIZERS), default="momentum", help="the update rule"
-    )
-    opt.add_argument("--lr", type=_number(), default=0.05, help="learning rate")
-    opt.add_argument(
-        "--momentum",
-        type=_number(0, strict=False, high=0.999999),
-        default=0.9,
-        help="momentum (momentum and nesterov)",
-    )
-    opt.add_argument(
-        "--weight-decay", type=_number(0, strict=False), default=0.0, help="L2 weight decay"
-    )
-    opt.add_argument(
-        "--schedule",
-        choices=SCHEDULES,
-        default="cosine",
-        help="learning-rate schedule: constant; step (x gamma every step-size "
-        "epochs); cosine (anneal to min-lr over the run)",
-    )
-    opt.add_argument(
-        "--step-size",
-        type=common.whole(1),
-        default=1,
-        metavar="EPOCHS",
-        help="epochs between steps of the step schedule",
-    )
-    opt.add_argument(
-        "--gamma", type=_number(high=1.0), default=0.1, help="factor of the step schedule"
-    )
-    opt.add_argument(
-        "--min-lr",
-        type=_number(0, strict=False),
-        default=0.0,
-        help="final learning rate of the cosine schedule",
-    )
-    opt.add_argument(
-        "--beta1",
-        type=_number(0, strict=False, high=0.999999),
-        default=0.9,
-        help="Adam's first-moment decay",
-    )
-    opt.add_argument(
-        "--beta2",
-        type=_number(0, strict=False, high=0.999999),
-        default=0.999,
-        help="Adam's second-moment decay",
-    )
-    opt.add_argument(
-        "--epochs", type=common.whole(0), default=10, help="passes over the training data"
-    )
-    opt.add_argument(
-        "--batch-size", type=common.whole(1), default=32, metavar="B", help="samples per mini-batch"
-    )
-    opt.add_argument(
-        "--threads",
-        type=common.whole(1),
-        default=None,
-        metavar="T",
-        help="CPU threads (default: all cores); results do not depend on it",
-    )
-    opt.add_argument(
-        "--seed",
-        type=common.whole(0),
-        default=0,
-        help="seed of the initial weights and of the sample order",
-    )
-    opt.add_argument(
-        "--target-accuracy",
-        type=_number(high=1.0),
-        default=None,
-        metavar="A",
-        help="stop once the test accuracy reaches A (e.g. 0.97)",
-    )
+    add_settings(
+        parser.add_argument_group("network"),
+        NetworkConfig,
+        {"hidden": {"type": hidden_sizes, "metavar": "N,N,...",
+                    "help": "hidden layer sizes, comma separated; 'none' for no hidden layer "
+                            f"(default: {DEFAULT_HIDDEN})"}},
+    )  # fmt: skip
+    add_settings(parser.add_argument_group("training"), TrainConfig)
 
     out = parser.add_argument_group("output")
     out.add_argument(
@@ -218,16 +122,22 @@ def build_parser(dataset: str) -> tuple[Parser, dict[str, str]]:
         type=common.path_with_suffix((".npz",)),
         metavar="FILE.npz",
         help="where Ctrl-C writes its checkpoint (default: beside --save as "
-        "NAME.checkpoint.npz, else ./numrec-checkpoint.npz)",
+        "NAME.checkpoint.npz, else ./numrec-checkpoint.npz; a resumed run: the checkpoint "
+        "it resumed)",
     )
     out.add_argument(
         "--resume",
         type=Path,
         metavar="CHECKPOINT",
-        help="continue the run saved in CHECKPOINT, with its settings",
+        help="continue the run saved in CHECKPOINT, with its settings; it writes only to "
+        "CHECKPOINT and to the paths given on this command line",
     )
     out.add_argument(
-        "--metrics", type=Path, metavar="FILE", help="append one JSON line per epoch to FILE"
+        "--metrics",
+        type=Path,
+        metavar="FILE",
+        help="write one JSON line per epoch to FILE (truncated first; a resumed run rewrites "
+        "its earlier epochs)",
     )
     out.add_argument(
         "--plot",
@@ -244,7 +154,7 @@ def build_parser(dataset: str) -> tuple[Parser, dict[str, str]]:
     out.add_argument("--json", action="store_true", help="print the final summary as JSON")
     out.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     dests = common.add_dataset_flags(parser, data, dataset)
-    return parser, dests  # fmt: skip
+    return parser, dests
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,57 +166,100 @@ def _main(argv: list[str]) -> int:
 
     start = time.perf_counter()
     resume = common.peek(argv, "--resume")
-    state = saved = None
+    state = stored = None
     if resume and "-h" not in argv and "--help" not in argv:
         state, extra = load_checkpoint(resume)
-        saved = extra.get("args")
-        state["architecture"] = extra.get("architecture")
-        if not isinstance(saved, dict) or "dataset" not in saved:
-            raise UsageError(f"{resume}: this checkpoint was not written by numrec-train")
-    dataset = common.peek(argv, "--dataset") or (saved or {}).get("dataset")
+        stored = stored_run(resume, extra)
+    dataset = common.peek(argv, "--dataset") or (stored or {}).get("dataset")
     dataset = dataset or common.DEFAULT_DATASET
     common.check_dataset_name(dataset)
     parser, dests = build_parser(dataset)
     args = parser.parse_args(argv)
     explicit = common.given(argv, parser)
     options = common.dataset_options(args, dests)
-    if saved is not None:
-        options = _adopt(args, explicit, saved, options)
+    if stored is not None:
+        options = _adopt(args, explicit, stored, options)
     if args.plot:
         common.need_module("matplotlib", "plot", "--plot")
-    common.check_threads(args.threads)
+    config, network = settings_of(args)
+    common.check_threads(config.threads)
     from .session import Session
 
-    session = Session(PROG, args, options, explicit, state)
+    session = Session(PROG, args, options, explicit, state, config, network)
     return session.run(start)
 
 
-def _adopt(args, explicit: set[str], saved: dict, options: dict) -> dict:
-    """Take the checkpoint's settings; refuse explicit flags that would change them."""
-    for dest in SETTINGS:
-        value = getattr(args, dest)
-        if dest in explicit and value != saved.get(dest):
-            flag = "--" + dest.replace("_", "-")
-            raise UsageError(
-                f"{flag} {value} differs from the checkpoint's {saved.get(dest)}; a resumed "
-                f"run keeps the settings it started with (it may change "
-                f"{', '.join('--' + o.replace('_', '-') for o in OVERRIDABLE)})"
-            )
-        setattr(args, dest, saved.get(dest))
-    for dest in OVERRIDABLE:
-        if dest not in explicit and saved.get(dest) is not None:
-            value = saved[dest]
-            setattr(args, dest, Path(value) if dest in ("save", "metrics", "plot") else value)
-    if options and options != saved.get("dataset_options", {}):
+def settings_of(args) -> tuple:
+    """(TrainConfig, NetworkConfig) from the parsed flags."""
+    from ..config import NetworkConfig, TrainConfig
+
+    return tuple(
+        kind(**{f.name: getattr(args, f.name) for f in kind.settings()})
+        for kind in (TrainConfig, NetworkConfig)
+    )
+
+
+def stored_run(path: str, extra: dict) -> dict:
+    """What numrec-train stored in its checkpoint: the data set, its options and both
+    settings objects, each value checked by the rule of the flag it came from."""
+    from ..config import NetworkConfig, TrainConfig
+
+    run = extra.get("run")
+    if not extra.get("numrec_train") or not isinstance(run, dict):
+        raise UsageError(f"{path}: this checkpoint was not written by this numrec-train")
+    name, options = run.get("dataset"), run.get("dataset_options", {})
+    if not isinstance(name, str) or not isinstance(options, dict):
+        raise UsageError(f"{path}: the checkpoint's data set must be a name and its options")
+    if not all(isinstance(v, (str, int, float, bool)) for v in options.values()):
+        raise UsageError(f"{path}: the checkpoint's data-set options must be plain values")
+    where = f"{path}: stored "
+    return {
+        "dataset": name,
+        "dataset_options": {str(k): str(v) for k, v in options.items()},
+        "config": TrainConfig.from_dict(run.get("config"), where),
+        "network": NetworkConfig.from_dict(run.get("network"), where),
+    }
+
+
+def _adopt(args, explicit: set[str], stored: dict, options: dict) -> dict:
+    """Take the checkpoint's settings; refuse explicit flags that would change a setting
+    that is not resumable (field metadata). Output paths are never taken from it."""
+    for key in ("config", "network"):
+        settings = stored[key]
+        for f in settings.settings():
+            value, saved = getattr(args, f.name), getattr(settings, f.name)
+            if f.name in explicit and value != saved:
+                if f.metadata["resumable"]:
+                    continue
+                flag = "--" + f.name.replace("_", "-")
+                may = [
+                    "--" + g.name.replace("_", "-")
+                    for g in settings.settings()
+                    if g.metadata["resumable"]
+                ]
+                raise UsageError(
+                    f"{flag} {value} differs from the checkpoint's {saved}; a resumed run "
+                    f"keeps the settings it started with (it may change {', '.join(may)})"
+                )
+            setattr(args, f.name, saved)
+    args.dataset = stored["dataset"]
+    if options and options != stored["dataset_options"]:
         raise UsageError(
             "data-set options differ from the checkpoint's; a resumed run reads the data "
             "set it started with (leave the options out)"
         )
-    return dict(saved.get("dataset_options", {}))
+    return dict(stored["dataset_options"])
 
 
-def resume_command(checkpoint: Path) -> str:
-    return f"{PROG} --resume {shlex.quote(str(checkpoint))}"
+def resume_command(checkpoint: Path, args=None) -> str:
+    """The command that continues a run: the checkpoint, and the output paths of this run
+    (a checkpoint stores none, so a resumed run writes only where its command says)."""
+    words = [PROG, "--resume", str(checkpoint)]
+    for dest in ("save", "metrics", "plot"):
+        value = getattr(args, dest, None)
+        if value is not None:
+            words += ["--" + dest, str(Path(value).expanduser().resolve())]
+    return shlex.join(words)
 
 
 def signal_name(signum: int) -> str:

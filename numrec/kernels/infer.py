@@ -33,7 +33,7 @@ def forward_rows(X, lo, rows, scale, net, fn, a_off, out):
 @njit(**PARALLEL_JIT)
 def forward_all(X, scale, net, fn, out):
     """out[i] <- the network's output for X[i] (uint8 rows are scaled by ``scale``)."""
-    sizes = net[3]
+    sizes = net.sizes
     n = X.shape[0]
     L = len(sizes) - 1
     # per-block layout of the activations: layer l at a_off[l], room for BLOCK rows

@@ -35,6 +35,7 @@ from .layers import (
     store_transposed,
     weight_gradient,
 )
+from .structs import OptimizerArgs
 from .threads import thread_count
 
 TASK_PARAMS = 131072  # weights per gradient/update task (16384 was ~25 % slower than 65536)
@@ -70,7 +71,7 @@ def task_plan(sizes) -> np.ndarray:
 def update_range(theta, grad, lo, hi, lr, opt, m, v, step):
     """One optimizer step for theta[lo:hi] with gradient grad[lo:hi].
 
-    opt = (code, momentum, beta1, beta2, eps, weight_decay); see codes.OPTIMIZERS.
+    opt: a ``structs.OptimizerArgs``; see codes.OPTIMIZERS.
     momentum/nesterov keep v <- mu v - lr g (Sutskever et al. 2013, the seed's form);
     with a constant learning rate this equals PyTorch's SGD(momentum=mu[, nesterov]).
     L2 weight decay is added to the gradient; AdamW decays the weights directly.
@@ -148,10 +149,10 @@ def batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws):
     are one process's part of a batch shared out among processes (``numrec.distributed``).
 
     Targets are the one-hot rows of labels ``y`` or, when ``y`` is empty, the rows of
-    ``Y``. net = (theta, w_off, b_off, sizes); plan = (a_off, d_off, t_off, tasks, rows
-    per shard); ws = (acts, deltas, deltas_t, targets, grad). Returns (summed loss, correct).
+    ``Y``. net, plan and ws: ``structs.Params``, ``Plan`` and ``Workspace``. Returns
+    (summed loss, correct).
     """
-    size = plan[4]
+    size = plan.shard_rows
     n_shards = (count + size - 1) // size
     inv = np.float32(1.0 / total)
     # np.empty, not np.zeros: in a parallel function np.zeros becomes a parallel loop of
@@ -177,7 +178,7 @@ def gradient_tasks(w, workers, count, net, plan, ws, lr, opt, m, v, step):
     """Worker ``w``'s part of pass 2: the plan's tasks are dealt out largest first, each
     to the worker with the least work so far (every worker deals alike, so they agree);
     a task is the gradient of one block of output units (tasks[t]), updated at once
-    unless ``opt[0] == GRADIENT_ONLY``. Which worker runs a task changes nothing in its
+    unless ``opt.code == GRADIENT_ONLY``. Which worker runs a task changes nothing in its
     result."""
     theta, w_off, b_off, sizes = net
     a_off, d_off, t_off, tasks, size = plan
@@ -196,7 +197,7 @@ def gradient_tasks(w, workers, count, net, plan, ws, lr, opt, m, v, step):
         weight_gradient(
             w_off, b_off, sizes, a_off, acts, t_off, deltas_t, count, layer, r0, r1, grad
         )
-        if opt[0] != GRADIENT_ONLY:
+        if opt.code != GRADIENT_ONLY:
             w0 = w_off[layer - 1]
             update_range(theta, grad, w0 + r0 * n_in, w0 + r1 * n_in, lr, opt, m, v, step)
             b0 = b_off[layer - 1]
@@ -206,10 +207,10 @@ def gradient_tasks(w, workers, count, net, plan, ws, lr, opt, m, v, step):
 @njit(**PARALLEL_INLINE)
 def gradient_and_update(count, net, plan, ws, lr, opt, m, v, step):
     """Pass 2: the batch's gradient block by block, each block updated right away
-    (``opt[0] == GRADIENT_ONLY``: only the gradient, left in ws[4]). One worker per
+    (``opt.code == GRADIENT_ONLY``: only the gradient, left in ws.grad). One worker per
     thread, each taking its share of the tasks (numba's prange would hand each thread
     one contiguous run of them, however unequal their sizes)."""
-    workers = min(thread_count(), plan[3].shape[0])
+    workers = min(thread_count(), plan.tasks.shape[0])
     for w in prange(workers):
         # np.int64(w): see batch_deltas
         gradient_tasks(np.int64(w), workers, count, net, plan, ws, lr, opt, m, v, step)
@@ -220,7 +221,7 @@ def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, plan, op
     """Train on mini-batches first .. first+count-1 of the epoch order ``perm``
     (``lrs[b]`` is the learning rate of batch first+b; X rows are multiplied by ``scale``).
 
-    state = (m, v, step) with step a one-element int64 array (Adam's t).
+    state: a ``structs.OptimizerState`` (step: a one-element int64 array, Adam's t).
     Returns (summed loss, correct, samples seen, batches done, finite): training stops
     before the update of the first batch whose loss is not finite.
     """
@@ -251,11 +252,11 @@ NO_TARGETS = np.zeros((0, 1), dtype=np.float32)  # targets come from the labels
 NO_LABELS = np.zeros(0, dtype=np.int64)  # targets are given as rows
 # the optimizer arguments of a gradient-only pass: the code says "no update", the rest
 # only fixes the argument types (those of Optimizer.kernel_args, so the cache is shared)
-GRADIENT_ONLY_OPT = (GRADIENT_ONLY, 0.0, 0.0, 0.0, 0.0, 0.0)
+GRADIENT_ONLY_OPT = OptimizerArgs(GRADIENT_ONLY, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 def batch_gradient(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws):
-    """The gradient of rows[start:start+count] summed and divided by ``total`` into ws[4]
+    """The gradient of rows[start:start+count] summed and divided by ``total`` into ws.grad
     (zero for no rows), nothing updated; targets from the labels ``y`` or, when ``y`` is
     empty, the rows of ``Y`` (as batch_deltas). With ``total`` the whole batch's size,
     the parts of several processes add up to the batch's mean gradient. Returns (summed
@@ -266,10 +267,10 @@ def batch_gradient(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws)
     a new caller), about 13 s on first use.
     """
     if count == 0:
-        ws[4][:] = 0.0
+        ws.grad[:] = 0.0
         return 0.0, 0
     loss, hits = batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws)
-    gradient_and_update(count, net, plan, ws, 0.0, GRADIENT_ONLY_OPT, ws[4], ws[4], 0)
+    gradient_and_update(count, net, plan, ws, 0.0, GRADIENT_ONLY_OPT, ws.grad, ws.grad, 0)
     return loss, hits
 
 

@@ -1,0 +1,84 @@
+"""The named structures the compiled kernels take: what travels between Python and Numba.
+
+Numba compiles a ``NamedTuple`` to the same machine code as a plain tuple (the fields
+are just slots), so naming them costs nothing at run time and lets every caller write
+``workspace.grad`` instead of ``ws[4]``. They are built by public methods of
+``numrec.Network`` (``params``, ``codes``, ``plan``, ``workspace``) and by
+``numrec.optim.Optimizer.kernel_args``; nothing outside ``network.py`` and ``kernels/``
+needs to know their field order.
+
+The classes live at module level so that Numba's disk cache can name their types.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Params(NamedTuple):
+    """The network's parameters: one flat float32 vector and where each layer lies in it.
+
+    ``W[l]`` is ``theta[w_off[l] : w_off[l] + sizes[l+1] * sizes[l]]`` (row-major, (out,
+    in)) and ``b[l]`` is ``theta[b_off[l] : b_off[l] + sizes[l+1]]``."""
+
+    theta: np.ndarray  # float32 (n_params,)
+    w_off: np.ndarray  # int64 (layers,)
+    b_off: np.ndarray  # int64 (layers,)
+    sizes: np.ndarray  # int64 (layers + 1,)
+
+
+class Codes(NamedTuple):
+    """What the network computes: activation codes (``codes.HIDDEN``, ``codes.OUTPUT``)
+    and leaky ReLU's slope below zero."""
+
+    hidden: int
+    output: int
+    alpha: np.float32
+
+
+class Plan(NamedTuple):
+    """How a mini-batch of up to ``batch`` rows is laid out and split (``Network.plan``).
+
+    Offsets into the workspace's flat buffers: layer ``l``'s activations at
+    ``a_off[l]`` (batch rows each), its per-shard deltas at ``d_off[l]`` (shard rows) and
+    its transposed deltas at ``t_off[l]``; ``tasks`` the (layer, first unit, end unit)
+    blocks of pass 2 (``step.task_plan``); ``shard_rows`` the rows of one shard."""
+
+    a_off: np.ndarray
+    d_off: np.ndarray
+    t_off: np.ndarray
+    tasks: np.ndarray
+    shard_rows: int
+
+
+class Workspace(NamedTuple):
+    """The buffers of one training step, sized by a ``Plan`` (``Network.workspace``)."""
+
+    acts: np.ndarray  # float32, activations of every layer, batch rows each
+    deltas: np.ndarray  # float32 (shards, shard rows * hidden+output units)
+    deltas_t: np.ndarray  # float32, the deltas transposed: (units, batch) per layer
+    targets: np.ndarray  # float32 (shards, shard rows, outputs)
+    grad: np.ndarray  # float32 (n_params,): the gradient, mean over the batch
+
+
+class OptimizerArgs(NamedTuple):
+    """The update rule as the kernels take it (``Optimizer.kernel_args``); ``code`` from
+    ``codes.OPTIMIZERS``, or ``step.GRADIENT_ONLY`` for no update."""
+
+    code: int
+    momentum: float
+    beta1: float
+    beta2: float
+    eps: float
+    weight_decay: float
+
+
+class OptimizerState(NamedTuple):
+    """The optimizer's memory: first and second moments (momentum's velocity is ``m``)
+    and Adam's step count ``step``, a one-element int64 array."""
+
+    m: np.ndarray
+    v: np.ndarray
+    step: np.ndarray
