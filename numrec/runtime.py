@@ -78,9 +78,54 @@ def max_threads() -> int:
     return int(numba.config.NUMBA_NUM_THREADS)
 
 
+_blas = {"users": 0, "limit": None}  # callers inside engine_threads, the active limit
+_blas_lock = threading.Lock()
+
+
+def _release_blas_control() -> None:
+    """threadpoolctl lets only one thread (the first to set a limit) change a shared
+    OpenBLAS pool and silently ignores the others; the thread that set numrec's limit may
+    not be the one that undoes it, so hand control back first."""
+    try:
+        from threadpoolctl import OpenBLASController
+
+        OpenBLASController.clear_controlling_thread(force=True)
+    except (ImportError, AttributeError, TypeError):  # an older threadpoolctl: no such rule
+        pass
+
+
+@contextmanager
+def _blas_single_threaded():
+    """BLAS on one thread while any numrec kernel runs, and as it was once none does.
+    The limit is process-wide: several threads inside numrec at once (one training,
+    others predicting) share one limit, set by the first to enter and undone by the last
+    to leave, so nobody restores it while another still needs it."""
+    with _blas_lock:
+        if _blas["users"] == 0:
+            _release_blas_control()
+            limit = _controller().limit(limits=1, user_api="blas")
+            limit.__enter__()
+            _blas["limit"] = limit
+        _blas["users"] += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas["users"] -= 1
+            if _blas["users"] == 0:
+                _release_blas_control()
+                _blas["limit"].__exit__(None, None, None)
+                _release_blas_control()
+                _blas["limit"] = None
+
+
 @contextmanager
 def engine_threads(threads: int | None = None):
-    """Run the body with BLAS on one thread and Numba on ``threads`` (None: all cores)."""
+    """Run the body with BLAS on one thread and Numba on ``threads`` (None: all cores).
+
+    Numba's thread count is per calling thread, so concurrent callers do not disturb
+    each other. The one process-wide choice is GNU OpenMP's spin count (``SPIN_DEFAULT``,
+    read when libgomp starts): set ``GOMP_SPINCOUNT`` yourself to override it."""
     n = max_threads() if threads is None else int(threads)
     if not 1 <= n <= max_threads():
         raise ValueError(
@@ -89,7 +134,7 @@ def engine_threads(threads: int | None = None):
         )
     os.environ.setdefault("GOMP_SPINCOUNT", SPIN_DEFAULT)
     previous = numba.get_num_threads()
-    with _controller().limit(limits=1, user_api="blas"):
+    with _blas_single_threaded():
         numba.set_num_threads(n)
         try:
             yield n
