@@ -77,8 +77,9 @@ def test_which_settings_a_resume_may_change_is_field_metadata():
 
 def test_a_config_object_and_overrides():
     ds = numrec.load_dataset("mnist-sample")
-    small = numrec.Dataset("s", numrec.Split(ds.train.X[:500], ds.train.y[:500]),
-                           numrec.Split(ds.test.X[:100], ds.test.y[:100]), ds.class_names)  # fmt: skip
+    train = numrec.Split(ds.train.X[:500], ds.train.y[:500])
+    test = numrec.Split(ds.test.X[:100], ds.test.y[:100])
+    small = numrec.Dataset("s", train, test, ds.class_names)
     config = TrainConfig(epochs=1, batch_size=50, validation_fraction=0.2)
     a, b = numrec.Network([784, 8, 10], seed=1), numrec.Network([784, 8, 10], seed=1)
     numrec.train(a, small, config, progress=False)
