@@ -132,3 +132,54 @@ def test_a_given_validation_split_is_used():
     with_val = numrec.Dataset(ds.name, ds.train, ds.test, ds.class_names, validation=val)
     trainer = Trainer(numrec.Network([12, 8, 3]), with_val, epochs=1, progress=False)
     assert trainer.n_samples == len(ds.train) and trainer.n_validation == 50
+
+
+class StopAfter:
+    """Asks for a stop (as Ctrl-C would) once ``chunks`` chunks of batches are done."""
+
+    def __init__(self, trainer, chunks):
+        self.trainer, self.left = trainer, chunks
+
+    def on_batches(self, samples, loss, accuracy):
+        self.left -= 1
+        if self.left == 0:
+            self.trainer._signal = 2  # SIGINT, seen at the next batch boundary
+
+
+def test_resume_with_early_stopping_state_is_bit_identical(tmp_path, monkeypatch):
+    from numrec.serialize import load_checkpoint, save_checkpoint
+    from numrec.training import TrainingInterrupted
+
+    ds = blobs(n=3000)
+    settings = dict(epochs=30, batch_size=8, lr=0.3, schedule="plateau", plateau_patience=1,
+                    patience=4, restore_best=True, progress=False, seed=2)  # fmt: skip
+    # chunks of 100 batches: 4 per epoch of 338 batches, so the stop lands inside epoch 4
+    monkeypatch.setattr(numrec.training, "CHUNK_SAMPLES", 800)
+    whole = numrec.Network([12, 8, 3], seed=1)
+    reference = Trainer(whole, ds, **settings)
+    expected = reference.run()
+    assert expected[-1].get("stopped") == "patience"  # early stopping is part of the run
+
+    first = Trainer(numrec.Network([12, 8, 3], seed=1), ds, **settings)
+    first.callbacks.append(StopAfter(first, 14))
+    with pytest.raises(TrainingInterrupted):
+        first.run()
+    assert first.epoch == 3 and first.batch == 200 and first.selection.best_epoch is not None
+    path = save_checkpoint(tmp_path / "ck.npz", first)
+    state, _ = load_checkpoint(path)
+    second = Trainer(numrec.Network([12, 8, 3], seed=9), ds, **settings)
+    second.load_state_dict(state)
+    history = second.run()
+    np.testing.assert_array_equal(second.net.theta, whole.theta)
+    strip = ("seconds", "samples_per_s")
+    assert [{k: v for k, v in h.items() if k not in strip} for h in history] == [
+        {k: v for k, v in h.items() if k not in strip} for h in expected
+    ]
+
+
+def test_resuming_on_other_data_is_refused():
+    a = Trainer(numrec.Network([12, 8, 3]), blobs(n=300), epochs=1, progress=False)
+    state = a.state_dict()
+    other = Trainer(numrec.Network([12, 8, 3]), blobs(n=301), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="trained on other data"):
+        other.load_state_dict(state)
