@@ -33,7 +33,8 @@ def dataset(n_train: int = 1001, n_test: int = 203) -> numrec.Dataset:
 
 def main(out: str, optimizer: str, batch: int) -> None:
     net = numrec.Network([20, 12, 4], seed=5)
-    options = dict(epochs=3, batch_size=batch, optimizer=optimizer, progress=False, seed=11,
+    options = dict(epochs=4, batch_size=batch, optimizer=optimizer, progress=False, seed=11,
+                   schedule="constant", patience=2,
                    lr=0.05 if optimizer.startswith("adam") else 0.1, weight_decay=1e-4)  # fmt: skip
     comm = world()
     steps = None if comm is None else MpiSteps(comm)

@@ -127,11 +127,13 @@ def test_checkpoints_move_between_rank_counts(tmp_path):
         assert "Traceback" not in err
         assert err.count("checkpoint written to") == 1, err
         checkpoint = tmp_path / f"{name}.checkpoint.npz"
-        resume = [script("numrec-train"), "--resume", checkpoint]
+        # a checkpoint stores no output path: the resume names them, as printed
+        outputs = ("--save", parted, "--metrics", metrics)
+        resume = [script("numrec-train"), "--resume", checkpoint, *outputs]
         if then == 2:
             resumed = on_two_ranks(*resume, env=env, cwd=tmp_path)
         else:
-            resumed = run("numrec-train", "--resume", checkpoint, env=env, cwd=tmp_path)
+            resumed = run("numrec-train", "--resume", checkpoint, *outputs, env=env, cwd=tmp_path)
         assert resumed.returncode == 0, resumed.stderr
         assert [r["epoch"] for r in read_jsonl(metrics)] == [1, 2, 3]
         difference = np.abs(numrec.Network.load(parted).theta - reference).max()
@@ -276,4 +278,4 @@ def test_a_failure_of_every_rank_is_reported_once(tmp_path):
     errors = [line for line in result.stderr.splitlines() if ": error: " in line]
     assert len(errors) == 1, result.stderr
     assert errors[0].startswith("numrec-train: error: training diverged in epoch 1")
-    assert "lower the learning rate" in errors[0]
+    assert "the learning rate" in errors[0] and "too high" in errors[0]
