@@ -216,7 +216,7 @@ class Session:
                 "trained": {"epochs": trainer.epoch, "history": trainer.history,
                             "settings": self.stored_args(self.checkpoint_path())},
             }  # fmt: skip
-            for key in ("scale", "mean", "std"):  # e.g. a standardised CSV data set
+            for key in ("scale", "mean", "std", "image_prep"):  # e.g. a standardised CSV data set
                 if key in ds.meta:
                     meta[key] = ds.meta[key]
             model = str(net.save(args.save, **meta))
