@@ -108,7 +108,7 @@ def load_images(
     layout = scan(Path(root))
     if layout.kind == "classes" and not 0.0 < test_fraction < 1.0:
         raise DatasetError(f"test_fraction={test_fraction}: expected a number between 0 and 1")
-    prep = _prep(layout, size, channels, fit, mnist_style)
+    prep = _prep(layout, size, channels, fit, mnist_style, on_error)
     if layout.loose:
         where = layout.root / layout.loose[0]
         warnings.warn(
@@ -156,13 +156,21 @@ def load_images(
     )
 
 
-def _prep(layout: FolderLayout, size, channels: int, fit: str, mnist_style: bool) -> ImagePrep:
+def _prep(
+    layout: FolderLayout, size, channels: int, fit: str, mnist_style: bool, on_error: str
+) -> ImagePrep:
     wanted = size if isinstance(size, tuple) else parse_size(size)
+    if wanted is None and mnist_style:
+        wanted = (MNIST_SIDE, MNIST_SIDE)
+    for file in layout.files if wanted is None else ():
+        try:  # the first image's size (from its header); a bad file is decoded later
+            wanted = image_size(layout.root / file.path)
+            break
+        except DatasetError:
+            if on_error == "raise":
+                raise
     if wanted is None:
-        if mnist_style:
-            wanted = (MNIST_SIDE, MNIST_SIDE)
-        else:  # the first image's (its header only)
-            wanted = image_size(layout.root / layout.files[0].path)
+        raise DatasetError(f"{layout.root}: not one of its images can be read")
     return ImagePrep(wanted, channels, fit, mnist_style)
 
 

@@ -191,6 +191,7 @@ class _opened:
 
     def __enter__(self):
         Image = pillow()
+        from PIL import UnidentifiedImageError
         try:
             self.image = Image.open(self.path)
         except FileNotFoundError:
@@ -199,11 +200,13 @@ class _opened:
             raise DatasetError(f"{self.path}: is a folder, not an image") from None
         except Image.DecompressionBombError as e:
             raise DatasetError(f"{self.path}: image too large to decode safely: {e}") from None
-        except (OSError, SyntaxError, ValueError, EOFError) as e:
-            # UnidentifiedImageError is an OSError: not a format Pillow knows, or garbage
+        except UnidentifiedImageError:  # not a format Pillow knows, or garbage
             raise DatasetError(
-                f"{self.path}: not an image Pillow can read ({type(e).__name__}: {e})"
+                f"{self.path}: not an image Pillow can read (expected PNG, JPEG, BMP, GIF, "
+                f"TIFF, WebP, PGM...)"
             ) from None
+        except (OSError, SyntaxError, ValueError, EOFError) as e:  # a damaged header
+            raise DatasetError(f"{self.path}: damaged image: {e}") from None
         try:
             check_pixels(self.path, self.image.size)
         except DatasetError:
