@@ -235,8 +235,9 @@ def test_rgb_shapes_train_with_three_channels(tmp_path):
         np.testing.assert_array_equal(ds.train.X[0], np.asarray(image).reshape(-1))
     env = cli_env(tmp_path)
     model = tmp_path / "shapes.npz"
+    settings = ("--hidden", "64", "--epochs", "15", "--save", model, "--json")
     result = run("numrec-train", "--dataset", "images", "--root", root, "--channels", "3",
-                 "--hidden", "64", "--epochs", "15", "--save", model, "--json", env=env)  # fmt: skip
+                 *settings, env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr
     accuracy = json.loads(result.stdout)["final_test_accuracy"]
     assert accuracy >= 0.8, accuracy  # chance is 1/3
@@ -446,4 +447,5 @@ def test_ten_thousand_pngs_train_like_the_idx_files(tmp_path, numrec_cache):
     file = ds.meta["files"]["test"][17]
     answer = run("numrec-predict", model, root / file, "--json", env=env)
     assert answer.returncode == 0, answer.stderr
-    assert json.loads(answer.stdout)[0]["label"] == net.class_names[net.predict(ds.test.X[17:18])[0]]
+    label = net.class_names[net.predict(ds.test.X[17:18])[0]]
+    assert json.loads(answer.stdout)[0]["label"] == label

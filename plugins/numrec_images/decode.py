@@ -1,13 +1,23 @@
 """Decoding the files of an image folder into rows: from the cache where it can, else with
-Pillow on a few threads, under a progress bar.
+Pillow, on a few threads when the files are large enough to gain from them, under a
+progress bar.
 
 Threads rather than processes: Pillow releases the GIL while it decodes and resizes, and
-threads need no pickling of rows back. Measured on the 2-core development machine
-(shared with other work): 10,000 MNIST PNGs (28x28) take 0.40 s serially and 0.40 s on
-2 threads in chunks of 64 files (such small files are mostly Python overhead; one task
-per file was slower, 0.54-0.60 s, hence the chunks); 200 photo-sized JPEGs (1024x768 to
-64x64) 1.07-1.13 s serially, 0.98-1.02 s on 2 threads, and 0.57 s serially with the
-JPEG decoder's reduced-size decoding (``prep._fit``). Threads never lost, so they stay.
+threads need no pickling of rows back. But a small file is mostly Python work (opening,
+header parsing, conversion), which holds the GIL, and there threads only add contention.
+Measured on the 2-core development machine (shared with other work; each a load with the
+cache off, chunks of 64 files per task):
+
+    files                                    mean size   1 thread    2 threads
+    10,000 MNIST PNGs 28x28 (grey)              0.3 kB   0.70 s      0.93-1.11 s
+    2,000 PNGs 64x64 -> 32x32 (RGB)             9.5 kB   0.33-0.38   0.35-0.40
+    1,000 JPEGs 256x256 -> 32x32                 21 kB   0.25-0.26   0.17-0.26
+    1,000 PNGs 128x128 -> 32x32                  38 kB   0.38-0.40   0.25-0.42
+    200 JPEGs 1024x768 -> 64x64                 385 kB   0.57-0.67   0.37-0.60
+
+so files of ``THREADS_FROM`` bytes on average or more are decoded on threads, smaller
+ones on one. (One task per file rather than per chunk was slower still: 0.54-0.60 s
+against 0.40 s for the MNIST PNGs in an earlier measurement.)
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from .prep import ImagePrep, prepare_file
 
 CHUNK = 64  # files per thread task: fewer tasks, less overhead per small file
 MAX_WORKERS = 4
+THREADS_FROM = 16_384  # mean file size (bytes) from which threads pay (see above)
 
 
 @dataclass
@@ -95,7 +106,10 @@ def _decode(root: Path, files: list[ImageFile], index: list[int], prep: ImagePre
                 out.append((index[k], None, str(e)))
         return out
 
+    mean_size = sum(f.size for f in files) / max(1, len(files))
     workers = min(MAX_WORKERS, os.cpu_count() or 1, len(chunks))
+    if mean_size < THREADS_FROM:
+        workers = 1
     with tqdm(
         total=len(files), desc=f"decoding {root.name}", unit=" images", leave=False,
         disable=None if progress else True,

@@ -192,6 +192,7 @@ class _opened:
     def __enter__(self):
         Image = pillow()
         from PIL import UnidentifiedImageError
+
         try:
             self.image = Image.open(self.path)
         except FileNotFoundError:
