@@ -38,7 +38,7 @@ from .dataset import Dataset
 from .errors import DatasetError
 from .spec import DatasetSpec, Option
 
-BUILTIN_PLUGINS = ("numrec_mnist", "numrec_emnist", "numrec_csv")
+BUILTIN_PLUGINS = ("numrec_mnist", "numrec_emnist", "numrec_csv", "numrec_images")
 ENTRY_POINT_GROUP = "numrec"
 _TRUE = {"1", "true", "yes", "on", "y"}
 _FALSE = {"0", "false", "no", "off", "n"}

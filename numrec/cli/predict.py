@@ -3,10 +3,13 @@
     numrec-predict model.npz digit.png photo-of-a-7.jpg
     numrec-predict model.npz scans/*.bmp --top 3 --json
 
-Each image is prepared as MNIST digits were (``numrec.imageprep``): grey, light ink on a
-dark background, cropped to the ink, fitted in 20x20, centred by its centre of mass in
-28x28, so a photo of a digit written on paper works. Decoding needs Pillow
-(``pip install 'numrec[image]'``).
+A model trained on an image folder (the ``images`` data set) keeps how its images were
+prepared (``image_prep``: size, channels, fit, mnist_style), and each image is prepared
+exactly so (``numrec_images.prepare_file``). Any other model's images are prepared as
+MNIST digits were (``numrec.imageprep``): grey, light ink on a dark background, cropped
+to the ink, fitted in 20x20, centred by its centre of mass in 28x28, so a photo of a
+digit written on paper works. An image of more than 64 megapixels is refused from its
+header, before it is decoded. Decoding needs Pillow (``pip install 'numrec[image]'``).
 """
 
 from __future__ import annotations
@@ -38,8 +41,10 @@ def build_parser() -> Parser:
     parser = Parser(
         prog=PROG,
         description="Predict the class of each image with a trained model. Images of any "
-        "size are prepared as MNIST was (grey, light ink on dark, cropped, fitted in 20x20, "
-        "centred by centre of mass in 28x28).",
+        "size are prepared as the model's training images were: for a model trained on an "
+        "image folder, as stored in the model (size, channels, fit, mnist_style); else as "
+        "MNIST was (grey, light ink on dark, cropped, fitted in 20x20, centred by centre of "
+        "mass in 28x28).",
         epilog=EXAMPLES,
     )
     parser.add_argument("model", type=Path, metavar="MODEL", help="the model file")
@@ -71,10 +76,8 @@ def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     common.need_module("PIL", "image", "reading images", package="Pillow")
     net = load_network(args.model)
-    side = image_side(net)
-    from ..imageprep import prepare_image
-
-    rows = np.stack([prepare_image(path, side) for path in args.images])
+    prepare = preparation(net, args.model)
+    rows = np.stack([prepare(path) for path in args.images])
     probabilities = net.forward(rows)
     if net.output != "softmax":  # sigmoid outputs: scale to shares so they read alike
         probabilities = probabilities / np.maximum(probabilities.sum(1, keepdims=True), 1e-12)
@@ -94,6 +97,26 @@ def _main(argv: list[str]) -> int:
             line += f"   next: {others}" if others else ""
         print(line)
     return common.EXIT_OK
+
+
+def preparation(net, model: Path):
+    """``prepare(path) -> row``: the model's own image preparation (``image_prep``, stored
+    by training on an image folder), else MNIST's at the model's square input size."""
+    from ..plugins import _import_builtin
+
+    images = _import_builtin("numrec_images")  # also from a checkout's plugins/ folder
+    stored = net.meta.get("image_prep")
+    if stored is not None:
+        prep = images.ImagePrep.from_meta(stored, where=f"{model}: image_prep")
+        if prep.n_features != net.sizes[0]:
+            raise ValueError(
+                f"{model}: its image_prep makes {prep.n_features} inputs, but the network "
+                f"takes {net.sizes[0]}; the model file is inconsistent"
+            )
+        return lambda path: images.prepare_file(path, prep)
+    side = image_side(net)
+    mnist = images.ImagePrep((side, side), channels=1, mnist_style=True)
+    return lambda path: images.prepare_file(path, mnist)
 
 
 def image_side(net) -> int:

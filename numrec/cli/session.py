@@ -222,7 +222,7 @@ class Session:
                             "stop_reason": trainer.stop_reason,
                             "settings": self.stored_run()},
             }  # fmt: skip
-            for key in ("scale", "mean", "std"):  # e.g. a standardised CSV data set
+            for key in ("scale", "mean", "std", "image_prep"):  # e.g. a standardised CSV data set
                 if key in ds.meta:
                     meta[key] = ds.meta[key]
             model = str(net.save(args.save, **meta))
