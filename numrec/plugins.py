@@ -229,7 +229,7 @@ def _load_builtins(host: _Host) -> None:
     for name in BUILTIN_PLUGINS:
         info = _Plugin(name, "builtin")
         try:
-            module = _import_builtin(name)
+            module = import_builtin(name)
             info.version = getattr(module, "__version__", __version__)
             host.pm.register(module, name=name)
         except Exception as e:
@@ -238,7 +238,7 @@ def _load_builtins(host: _Host) -> None:
             host.plugins[name] = info
 
 
-def _import_builtin(name: str):
+def import_builtin(name: str):
     """Import a built-in plugin package, also from a source checkout's ``plugins/``.
 
     An installed numrec has the built-ins as top-level packages; an editable install made

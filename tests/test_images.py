@@ -112,12 +112,8 @@ def test_train_and_test_folders_and_the_validation_folder(tmp_path):
     np.testing.assert_array_equal(np.sort(ds.test.y), np.sort(y_test[keep]))
 
     write_digits(root / "validation", X_test[:4], y_test[:4], names=["a", "b", "c", "d"])
-    if "validation" in numrec.Dataset.__dataclass_fields__:
-        ds = numrec.load_dataset("images", root=root)
-        assert len(ds.validation) == 4
-    else:
-        with pytest.warns(UserWarning, match="validation: not used"):
-            numrec.load_dataset("images", root=root)
+    ds = numrec.load_dataset("images", root=root)
+    assert len(ds.validation) == 4
 
     (root / "test" / "unknown").mkdir()
     Image.fromarray(X[0].reshape(28, 28)).save(root / "test" / "unknown" / "x.png")
@@ -239,7 +235,7 @@ def test_rgb_shapes_train_with_three_channels(tmp_path):
     result = run("numrec-train", "--dataset", "images", "--root", root, "--channels", "3",
                  *settings, env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    accuracy = json.loads(result.stdout)["final_test_accuracy"]
+    accuracy = json.loads(result.stdout)["test_accuracy"]
     assert accuracy >= 0.8, accuracy  # chance is 1/3
     net = numrec.Network.load(model)
     answer = run("numrec-predict", model, root / ds.meta["files"]["test"][0], "--json", env=env)
@@ -418,7 +414,7 @@ def test_ten_thousand_pngs_train_like_the_idx_files(tmp_path, numrec_cache):
     result = run("numrec-train", "--dataset", "images", "--root", root, "--test-fraction", "0.2",
                  *settings, "--save", model, env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    from_images = json.loads(result.stdout)["final_test_accuracy"]
+    from_images = json.loads(result.stdout)["test_accuracy"]
 
     start = time.perf_counter()
     ds = numrec.load_dataset("images", root=root, test_fraction=0.2)
@@ -439,7 +435,7 @@ def test_ten_thousand_pngs_train_like_the_idx_files(tmp_path, numrec_cache):
         write_idx(idx_dir / f"{prefix}-labels-idx1-ubyte", y[rows].astype(np.uint8))
     result = run("numrec-train", "--dataset", "mnist", "--data-dir", idx_dir, *settings, env=env)
     assert result.returncode == 0, result.stderr
-    from_idx = json.loads(result.stdout)["final_test_accuracy"]
+    from_idx = json.loads(result.stdout)["test_accuracy"]
     print(f"test accuracy: images {from_images:.4f}, IDX {from_idx:.4f}; warm load {warm:.3f} s")
     assert abs(from_images - from_idx) <= 0.005, (from_images, from_idx)
 

@@ -102,9 +102,9 @@ def _main(argv: list[str]) -> int:
 def preparation(net, model: Path):
     """``prepare(path) -> row``: the model's own image preparation (``image_prep``, stored
     by training on an image folder), else MNIST's at the model's square input size."""
-    from ..plugins import _import_builtin
+    from ..plugins import import_builtin
 
-    images = _import_builtin("numrec_images")  # also from a checkout's plugins/ folder
+    images = import_builtin("numrec_images")  # also from a checkout's plugins/ folder
     stored = net.meta.get("image_prep")
     if stored is not None:
         prep = images.ImagePrep.from_meta(stored, where=f"{model}: image_prep")

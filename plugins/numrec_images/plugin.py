@@ -15,7 +15,6 @@ relative to the folder, per part.
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from pathlib import Path
 
@@ -135,16 +134,6 @@ def load_images(
     }
     if layout.kind == "classes":
         meta.update(test_fraction=test_fraction, seed=seed)
-    extra = {}
-    if "validation" in splits:
-        if _takes_validation():
-            extra["validation"] = splits["validation"]
-        else:
-            warnings.warn(
-                f"{layout.root / 'validation'}: not used; this version of numrec's Dataset "
-                f"has no validation split",
-                stacklevel=2,
-            )
     return Dataset(
         name=NAME,
         train=splits["train"],
@@ -152,7 +141,7 @@ def load_images(
         class_names=list(layout.class_names),
         source=str(layout.root),
         meta=meta,
-        **extra,
+        validation=splits.get("validation"),
     )
 
 
@@ -234,11 +223,3 @@ def _stratified(
             f"(each class keeps at least one training image); expected more images"
         )
     return index[~is_test], index[is_test]
-
-
-def _takes_validation() -> bool:
-    """Whether numrec's Dataset takes a ``validation`` split (newer versions do)."""
-    try:
-        return "validation" in inspect.signature(Dataset).parameters
-    except (TypeError, ValueError):
-        return False
