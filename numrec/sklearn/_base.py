@@ -1,0 +1,445 @@
+"""What numrec's estimators share: scikit-learn's parameters, their checks, the training run.
+
+scikit-learn's parameters become numrec's settings as follows (``docs/sklearn.md``):
+
+- ``solver``: "adam", or "sgd" = momentum SGD when ``momentum`` > 0 (Nesterov's when
+  ``nesterovs_momentum``), plain SGD at 0; numrec adds "momentum", "nesterov" and "adamw".
+- ``alpha``: scikit-learn adds alpha / (2 B) ||W||^2 to the mean loss of a mini-batch of
+  B rows, whose gradient is (alpha / B) W; numrec's L2 ``weight_decay`` adds wd * theta to
+  the mean gradient, so wd = alpha / batch_size.
+- ``learning_rate``: "constant", "invscaling" (lr_init / (t + 1)^power_t after each epoch,
+  t = samples seen) and "adaptive" (lr / 5 when the loss stops improving), for the SGD
+  solvers only, as in scikit-learn; one rate per epoch, set through the trainer's
+  learning-rate factor between epochs.
+- ``tol`` / ``n_iter_no_change`` / ``early_stopping``: scikit-learn's rule, applied by a
+  callback after each epoch: stop when the training loss (or, with early stopping, the
+  validation score) has not improved by ``tol`` for more than ``n_iter_no_change`` epochs.
+
+The network is trained by ``numrec.training.Trainer`` on a ``Dataset`` made of the
+float32 rows (float64 input is converted once), with the held-out rows of
+``early_stopping`` as its validation split.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..config import TrainConfig
+from ..dataset import Dataset, Split
+from ..network import Network
+from ..training import Trainer, TrainingDiverged, TrainingInterrupted
+
+SOLVERS = ("sgd", "adam", "momentum", "nesterov", "adamw")
+# scikit-learn's activation name -> numrec's
+ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "sigmoid", "leaky_relu": "leaky_relu"}
+LEARNING_RATES = ("constant", "invscaling", "adaptive")
+INITS = ("glorot", "he", "uniform")
+SMALLEST_ADAPTIVE_LR = 1e-6  # scikit-learn's: "adaptive" stops below this rate
+
+
+def _real(low: float, high: float = np.inf, *, open_low=False, open_high=True):
+    def ok(v) -> bool:
+        if not isinstance(v, numbers.Real) or isinstance(v, bool) or not np.isfinite(v):
+            return False
+        return (v > low if open_low else v >= low) and (v < high if open_high else v <= high)
+
+    return ok
+
+
+def _whole(low: int):
+    return lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
+
+
+def _flag(v) -> bool:
+    return isinstance(v, (bool, np.bool_))
+
+
+def _one_of(choices):
+    return lambda v: isinstance(v, str) and v in choices
+
+
+# parameter -> (test, what it takes)
+PARAMETER_RULES = {
+    "activation": (_one_of(ACTIVATIONS), f"one of {', '.join(ACTIVATIONS)}"),
+    "solver": (_one_of(SOLVERS), f"one of {', '.join(SOLVERS)}"),
+    "alpha": (_real(0), "a number, 0 or more"),
+    "batch_size": (lambda v: v == "auto" or _whole(1)(v), '"auto" or a whole number, 1 or more'),
+    "learning_rate": (_one_of(LEARNING_RATES), f"one of {', '.join(LEARNING_RATES)}"),
+    "learning_rate_init": (_real(0, open_low=True), "a positive number"),
+    "power_t": (_real(0), "a number, 0 or more"),
+    "max_iter": (_whole(1), "a whole number, 1 or more"),
+    "shuffle": (_flag, "True or False"),
+    "tol": (_real(0), "a number, 0 or more"),
+    "verbose": (lambda v: _flag(v) or _whole(0)(v), "True, False or a whole number"),
+    "warm_start": (_flag, "True or False"),
+    "momentum": (_real(0, 1), "a number in [0, 1)"),
+    "nesterovs_momentum": (_flag, "True or False"),
+    "early_stopping": (_flag, "True or False"),
+    "validation_fraction": (_real(0, 1, open_low=True), "a number in (0, 1)"),
+    "beta_1": (_real(0, 1), "a number in [0, 1)"),
+    "beta_2": (_real(0, 1), "a number in [0, 1)"),
+    "epsilon": (_real(0, open_low=True), "a positive number"),
+    "n_iter_no_change": (_whole(1), "a whole number, 1 or more"),
+    "negative_slope": (_real(0), "a number, 0 or more"),
+    "init": (_one_of(INITS), f"one of {', '.join(INITS)}"),
+    "threads": (lambda v: v is None or _whole(1)(v), "None or a whole number, 1 or more"),
+}
+
+
+def engine_rows(X: np.ndarray) -> np.ndarray:
+    """float32 C-contiguous rows the compiled kernels take as they are. A read-only array
+    (a memory map) would make Numba compile the kernels again for that type: copy it."""
+    return X if X.flags.writeable else np.array(X)
+
+
+class BaseMLP(BaseEstimator):
+    """The parameters and the training run of ``MLPClassifier`` and ``MLPRegressor``."""
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        negative_slope=0.01,
+        init="glorot",
+        threads=None,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.negative_slope = negative_slope
+        self.init = init
+        self.threads = threads
+
+    # -- what subclasses say -------------------------------------------------------------
+    def _output(self) -> tuple[str, str]:
+        """(numrec output activation, loss) for the targets of this fit."""
+        raise NotImplementedError
+
+    def _validation_score(self, record: dict, network: Network, validation: Split) -> float:
+        """scikit-learn's ``score`` on the held-out rows (accuracy, R^2)."""
+        raise NotImplementedError
+
+    # -- parameters ----------------------------------------------------------------------
+    def _hidden_sizes(self) -> tuple[int, ...]:
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
+            sizes = (sizes,)
+        try:
+            sizes = tuple(sizes)
+            ok = all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0
+                     for s in sizes)  # fmt: skip
+        except TypeError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                "hidden_layer_sizes must be a positive whole number or a sequence of them, "
+                f"got {self.hidden_layer_sizes!r}"
+            )
+        return tuple(int(s) for s in sizes)
+
+    def _check_params(self) -> None:
+        """One ValueError naming the parameter, what it takes and what it got."""
+        self._hidden_sizes()
+        if self.activation == "identity":
+            raise ValueError(
+                "activation='identity' is scikit-learn's but not numrec's: use relu, tanh, "
+                "logistic or leaky_relu"
+            )
+        if self.solver == "lbfgs":
+            raise ValueError(
+                "solver='lbfgs' is scikit-learn's but not numrec's: use adam, sgd, momentum, "
+                "nesterov or adamw"
+            )
+        for name, (ok, expected) in PARAMETER_RULES.items():
+            value = getattr(self, name)
+            if not ok(value):
+                raise ValueError(f"{name} must be {expected}, got {value!r}")
+
+    def _optimizer(self) -> str:
+        if self.solver != "sgd":
+            return self.solver
+        if self.momentum == 0:
+            return "sgd"
+        return "nesterov" if self.nesterovs_momentum else "momentum"
+
+    def _sgd_family(self) -> bool:
+        return self._optimizer() in ("sgd", "momentum", "nesterov")
+
+    def _batch(self, n: int) -> int:
+        if self.batch_size == "auto":
+            return min(200, n)
+        if self.batch_size > n:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is going to "
+                "be clipped",
+                stacklevel=3,
+            )
+        return int(np.clip(self.batch_size, 1, n))
+
+    # -- data ----------------------------------------------------------------------------
+    def _rows(self, X, reset: bool) -> np.ndarray:
+        """X as float32 C-contiguous rows (one conversion at most), sparse refused."""
+        X = validate_data(self, X, reset=reset, dtype=np.float32, order="C",
+                          accept_sparse=False)  # fmt: skip
+        return engine_rows(X)
+
+    def _new_network(self, n_features: int, n_outputs: int, seed: int) -> Network:
+        output, loss = self._output()
+        return Network(
+            [n_features, *self._hidden_sizes(), n_outputs],
+            hidden=ACTIVATIONS[self.activation],
+            alpha=self.negative_slope,
+            output=output,
+            loss=loss,
+            init=self.init,
+            seed=seed,
+        )
+
+    # -- the training run ----------------------------------------------------------------
+    def _train(self, train: Split, validation: Split | None, class_names, incremental: bool,
+               seed: int) -> None:  # fmt: skip
+        """Train ``self._network`` on ``train``: ``max_iter`` epochs (one when
+        ``incremental``), scikit-learn's stopping rule and bookkeeping after each."""
+        n = len(train)
+        batch = self._batch(n)
+        config = TrainConfig(
+            epochs=0,
+            batch_size=batch,
+            optimizer=self._optimizer(),
+            lr=float(self.learning_rate_init),
+            momentum=float(self.momentum),
+            beta1=float(self.beta_1),
+            beta2=float(self.beta_2),
+            eps=float(self.epsilon),
+            weight_decay=float(self.alpha) / batch,
+            schedule="constant",
+            validation_fraction=0.0,
+            restore_best=False,  # the monitor keeps the best weights, by scikit-learn's score
+            threads=self.threads,
+            seed=seed,
+        )
+        empty = Split(train.X[:0], train.y[:0])
+        dataset = Dataset(
+            "scikit-learn", train, empty, class_names, source="numrec.sklearn",
+            validation=validation,
+        )  # fmt: skip
+        monitor = EpochMonitor(self, validation, n, -(-n // batch))
+        trainer = OrderedTrainer(self._network, dataset, config, callbacks=[monitor],
+                                 progress=False, shuffle=bool(self.shuffle))  # fmt: skip
+        monitor.trainer = trainer
+        if incremental and self._optimizer_state is not None:
+            # partial_fit: the optimizer goes on where the last call left it
+            m, v, step = self._optimizer_state
+            if m.shape == trainer.m.shape and v.shape == trainer.v.shape:
+                trainer.m[:], trainer.v[:], trainer.step[:] = m, v, step
+        # epochs are numbered on from earlier calls, so each draws a new sample order
+        trainer.epoch = self._epochs_done
+        trainer.epochs = self._epochs_done + (1 if incremental else int(self.max_iter))
+        trainer.selection.lr_factor = self._lr / float(self.learning_rate_init)
+        self.n_iter_ = 0
+        try:
+            trainer.run()
+        except TrainingInterrupted:
+            warnings.warn("Training interrupted by user.", stacklevel=3)
+        except TrainingDiverged as e:
+            raise ValueError(
+                f"Solver produced non-finite parameter weights ({e}). The input data may "
+                "contain large values and need to be preprocessed."
+            ) from None
+        finally:
+            self._epochs_done = trainer.epoch
+            self._optimizer_state = (trainer.m.copy(), trainer.v.copy(), trainer.step.copy())
+        if monitor.best_theta is not None:
+            self._network.theta[:] = monitor.best_theta
+        if not incremental and trainer.stop_reason != "callback" and self.n_iter_ == self.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    def _start(self, first_pass: bool, incremental: bool) -> None:
+        """scikit-learn's bookkeeping before a run: all of it anew on a first fit (or a
+        fit that starts over); the learning rate anew unless ``partial_fit`` goes on."""
+        if first_pass:
+            self._epochs_done = 0
+            self._optimizer_state = None
+            self.t_ = 0
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            self.best_loss_ = None if self.early_stopping else np.inf
+            self.validation_scores_ = [] if self.early_stopping else None
+            self.best_validation_score_ = -np.inf if self.early_stopping else None
+        elif self.early_stopping and self.validation_scores_ is None:
+            # warm start with early stopping switched on since the last fit
+            self.validation_scores_, self.best_validation_score_ = [], -np.inf
+        if not incremental or not hasattr(self, "_lr"):
+            self._lr = float(self.learning_rate_init)
+
+    # -- moving to and from numrec ---------------------------------------------------------
+    def to_numrec(self) -> Network:
+        """A copy of the fitted network as a ``numrec.Network`` (save it, evaluate it with
+        numrec-eval, export it to ONNX). Its inputs are the estimator's, unscaled."""
+        check_is_fitted(self)
+        net = self._network.copy()
+        net.meta = {**net.meta, "sklearn": self._numrec_meta()}
+        return net
+
+    def _numrec_meta(self) -> dict:
+        return {"estimator": type(self).__name__}
+
+    # -- the fitted parameters in scikit-learn's layout ------------------------------------
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """Weight matrices, coefs_[l] of shape (inputs, outputs) of layer l: views of the
+        network's (outputs, inputs) weights, so writing them changes the model."""
+        if "_network" not in self.__dict__:
+            raise AttributeError("coefs_ exists once the estimator is fitted")
+        return [W.T for W in self._network.weights]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """Bias vectors of the layers (views of the network's)."""
+        if "_network" not in self.__dict__:
+            raise AttributeError("intercepts_ exists once the estimator is fitted")
+        return list(self._network.biases)
+
+    @property
+    def n_layers_(self) -> int:
+        if "_network" not in self.__dict__:
+            raise AttributeError("n_layers_ exists once the estimator is fitted")
+        return len(self._network.sizes)
+
+
+class OrderedTrainer(Trainer):
+    """numrec's trainer, with scikit-learn's ``shuffle=False``: every epoch takes the rows
+    in their given order."""
+
+    def __init__(self, *args, shuffle: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.shuffle = shuffle
+
+    def order(self, epoch: int) -> np.ndarray:
+        if self.shuffle:
+            return super().order(epoch)
+        return np.arange(self.n_samples)
+
+
+class EpochMonitor:
+    """A numrec callback doing what scikit-learn does at the end of each iteration: the
+    loss curve (with the L2 term), the validation score and the best weights, the
+    learning-rate schedule, and the stopping rule (returns True to stop)."""
+
+    def __init__(self, est: BaseMLP, validation: Split | None, n_samples: int, n_batches: int):
+        self.est = est
+        self.validation = validation
+        self.n_samples = n_samples
+        self.n_batches = n_batches
+        self.trainer: Trainer | None = None
+        self.best_theta: np.ndarray | None = None
+
+    def on_epoch_end(self, record: dict, network: Network) -> bool:
+        est = self.est
+        est.n_iter_ += 1
+        est.t_ += self.n_samples
+        # scikit-learn's loss of each batch carries alpha / (2 B) ||W||^2; averaged over
+        # the epoch's samples that is alpha / 2 ||W||^2 batches / samples
+        squares = sum(float(np.dot(W.ravel(), W.ravel())) for W in network.weights)
+        est.loss_ = record["loss"] + 0.5 * est.alpha * squares * self.n_batches / self.n_samples
+        est.loss_curve_.append(est.loss_)
+        if est.verbose:
+            print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
+        if self.validation is not None:
+            score = est._validation_score(record, network, self.validation)
+            est.validation_scores_.append(score)
+            if est.verbose:
+                print(f"Validation score: {score:f}")
+            if score < est.best_validation_score_ + est.tol:
+                est._no_improvement_count += 1
+            else:
+                est._no_improvement_count = 0
+            if score > est.best_validation_score_:
+                est.best_validation_score_ = score
+                self.best_theta = network.theta.copy()
+        else:
+            if est.best_loss_ is None or est.loss_ > est.best_loss_ - est.tol:
+                est._no_improvement_count += 1
+            else:
+                est._no_improvement_count = 0
+            if est.best_loss_ is None or est.loss_ < est.best_loss_:
+                est.best_loss_ = est.loss_
+        if est._sgd_family() and est.learning_rate == "invscaling":
+            est._lr = float(est.learning_rate_init) / (est.t_ + 1) ** est.power_t
+        stop = False
+        if est._no_improvement_count > est.n_iter_no_change:
+            what = "Validation score" if self.validation is not None else "Training loss"
+            msg = (f"{what} did not improve more than tol={est.tol:f} for "
+                   f"{est.n_iter_no_change} consecutive epochs.")  # fmt: skip
+            if not (est._sgd_family() and est.learning_rate == "adaptive"):
+                stop, msg = True, msg + " Stopping."
+            elif est._lr <= SMALLEST_ADAPTIVE_LR:
+                stop, msg = True, msg + " Learning rate too small. Stopping."
+            else:
+                est._lr /= 5.0
+                est._no_improvement_count = 0
+                msg += f" Setting learning rate to {est._lr:f}"
+            if est.verbose:
+                print(msg)
+        if self.trainer is not None:
+            # the next epoch's rate (the schedule is "constant": lr times this factor)
+            self.trainer.selection.lr_factor = est._lr / float(est.learning_rate_init)
+        return stop
+
+
+def seeds(random_state) -> tuple[int, int]:
+    """(initial weights, sample order) seeds from scikit-learn's ``random_state``."""
+    rng = check_random_state(random_state)
+    return int(rng.randint(2**31 - 1)), int(rng.randint(2**31 - 1))

@@ -1,0 +1,393 @@
+"""numrec's scikit-learn estimators: scikit-learn's own estimator checks, the update rules
+and stopping rule against scikit-learn's MLPClassifier started from the same weights, and
+the tools that take an estimator (pickle, joblib, clone, Pipeline, GridSearchCV,
+cross_val_score), plus the move to and from a numrec.Network."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+import joblib  # noqa: E402
+from sklearn import neural_network  # noqa: E402
+from sklearn.base import clone  # noqa: E402
+from sklearn.datasets import load_iris, make_classification  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+import numrec  # noqa: E402
+from numrec.sklearn import MLPClassifier  # noqa: E402
+
+# small and quick, yet accurate enough for the checks' 0.83 training accuracy
+CHECKED = [MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=100,
+                         threads=1)]  # fmt: skip
+
+
+@parametrize_with_checks(CHECKED)
+def test_sklearn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), np.array(["setosa", "versicolor", "virginica"])[y]
+
+
+def quick(**params) -> MLPClassifier:
+    base = dict(hidden_layer_sizes=(8,), learning_rate_init=0.02, max_iter=60, random_state=0,
+                threads=1)  # fmt: skip
+    return MLPClassifier(**{**base, **params})
+
+
+# --- scikit-learn's update rules, started from the same weights ---------------------------
+
+
+def _twins(X, y, **params):
+    """scikit-learn's MLPClassifier and numrec's, warm-started from the same weights
+    (zero biases: numrec's L2 term also shrinks biases, by alpha / B b per step)."""
+    theirs = neural_network.MLPClassifier(warm_start=True, shuffle=False, random_state=0, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs.fit(X, y)  # one iteration, to create the weights
+    ours = MLPClassifier(warm_start=True, shuffle=False, threads=1, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(X, y)
+    for mine, W in zip(ours.coefs_, theirs.coefs_):
+        mine[:] = W
+    for b, b_theirs in zip(ours.intercepts_, theirs.intercepts_):
+        b[:] = 0.0
+        b_theirs[:] = 0.0
+    return theirs, ours
+
+
+# several mini-batches without alpha (each update rule over 3 steps); with alpha one step,
+# where only the weights feel it (numrec's L2 term also shrinks the biases, which are 0)
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="sgd", momentum=0.0, alpha=0.5, batch_size=150),
+        dict(solver="sgd", momentum=0.9, nesterovs_momentum=True, alpha=0.0, batch_size=50),
+        dict(solver="sgd", momentum=0.9, nesterovs_momentum=False, alpha=0.0, batch_size=50),
+        dict(solver="adam", alpha=0.3, batch_size=150),
+        dict(solver="adam", alpha=0.0, batch_size=40),  # a short last batch
+    ],
+)
+def test_one_epoch_matches_scikit_learn_from_the_same_weights(iris, params):
+    X, y = iris
+    settings = dict(hidden_layer_sizes=(6,), activation="tanh", max_iter=1,
+                    learning_rate_init=0.05, **params)  # fmt: skip
+    theirs, ours = _twins(X, y, **settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs.fit(X, y)
+        ours.fit(X, y)
+    # Adam divides by |g|: where g is tiny, float32 rounding shows (1 % of a step here)
+    atol = 5e-4 if params["solver"] == "adam" else 2e-5
+    for mine, W in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(mine, W, rtol=2e-4, atol=atol)
+    # the loss carries the L2 term as scikit-learn's does (ours at the epoch's end weights)
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=2e-3)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-4)
+
+
+def test_invscaling_rate_between_epochs_matches_scikit_learn(iris):
+    X, y = iris
+    settings = dict(hidden_layer_sizes=(5,), activation="relu", solver="sgd", momentum=0.0,
+                    alpha=0.0, batch_size=150, learning_rate="invscaling", power_t=0.25,
+                    learning_rate_init=0.5, max_iter=4)  # fmt: skip
+    theirs, ours = _twins(X, y, **{**settings, "max_iter": 1})
+    theirs.set_params(max_iter=4)
+    ours.set_params(max_iter=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs.fit(X, y)
+        ours.fit(X, y)
+    for mine, W in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(mine, W, rtol=1e-4, atol=1e-5)
+    # the first entry is the set-up fit, from different weights
+    np.testing.assert_allclose(ours.loss_curve_[1:], theirs.loss_curve_[1:], rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="adam", tol=1e9, n_iter_no_change=3),  # never improves by tol
+        dict(solver="sgd", learning_rate="adaptive", tol=1e9, n_iter_no_change=1),  # lr / 5
+        dict(solver="adam", tol=0.0, n_iter_no_change=2, learning_rate_init=5.0),
+    ],
+)
+def test_stopping_rule_stops_where_scikit_learns_does(iris, params):
+    X, y = iris
+    settings = dict(hidden_layer_sizes=(4,), max_iter=200, random_state=0, **params)
+    theirs = neural_network.MLPClassifier(**settings)
+    ours = MLPClassifier(threads=1, **settings)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        theirs.fit(X, y)
+        ours.fit(X, y)
+    assert ours.n_iter_ == len(ours.loss_curve_)
+    if params["tol"] > 1:  # the rule alone decides: the same epoch exactly
+        assert ours.n_iter_ == theirs.n_iter_
+    assert ours.n_iter_ < 200
+    assert not [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+
+
+def test_convergence_warning_when_max_iter_is_reached(iris):
+    X, y = iris
+    with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(3\) reached"):
+        quick(max_iter=3).fit(X, y)
+
+
+def test_early_stopping_keeps_the_best_validation_epoch(iris):
+    X, y = iris
+    est = quick(early_stopping=True, validation_fraction=0.2, n_iter_no_change=5, tol=0.0,
+                max_iter=40)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    scores = est.validation_scores_
+    assert len(scores) == est.n_iter_ == len(est.loss_curve_)
+    assert est.best_validation_score_ == max(scores)
+    assert est.best_loss_ is None
+    best = int(np.argmax(scores))  # the first epoch with the best score
+    # the same run stopped right after that epoch ends with the same weights
+    again = clone(est).set_params(max_iter=best + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        again.fit(X, y)
+    for a, b in zip(est.coefs_ + est.intercepts_, again.coefs_ + again.intercepts_):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_partial_fit_continues_the_optimizer(iris):
+    """Three partial_fit calls are the three epochs of one fit (shuffle=False): Adam's
+    moments and step count go on from call to call."""
+    X, y = iris
+    fitted = quick(solver="adam", shuffle=False, max_iter=3, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted.fit(X, y)
+    stepped = quick(solver="adam", shuffle=False)
+    for _ in range(3):
+        stepped.partial_fit(X, y, classes=np.unique(y))
+    assert stepped.n_iter_ == 1 and len(stepped.loss_curve_) == 3
+    for a, b in zip(fitted.coefs_ + fitted.intercepts_, stepped.coefs_ + stepped.intercepts_):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_partial_fit_needs_classes_first_and_refuses_new_labels(iris):
+    X, y = iris
+    est = quick()
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        est.partial_fit(X, y)
+    est.partial_fit(X[y != "virginica"], y[y != "virginica"], classes=np.unique(y))
+    assert list(est.classes_) == ["setosa", "versicolor", "virginica"]
+    with pytest.raises(ValueError, match="classes not in"):
+        est.partial_fit(X, np.where(y == "setosa", "rose", y))
+    with pytest.raises(ValueError, match="early_stopping"):
+        quick(early_stopping=True).partial_fit(X, y, classes=np.unique(y))
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [np.array(["b", "a"]), np.array([True, False]), np.array([1.0, -1.0]), np.array([7, 2])],
+)
+def test_labels_of_any_type(iris, labels):
+    X, y = iris
+    target = labels[(y == "setosa").astype(int)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = quick().fit(X, target)
+    assert est.classes_.dtype == labels.dtype
+    assert sorted(est.classes_.tolist()) == sorted(labels.tolist())
+    assert est.predict(X).dtype == labels.dtype
+    assert est.score(X, target) == 1.0
+    assert est.predict_proba(X).shape == (150, 2)
+    assert est.n_outputs_ == 2 and est.out_activation_ == "softmax"
+
+
+def test_pandas_dataframe_names_the_features(iris):
+    pd = pytest.importorskip("pandas")
+    X, y = iris
+    frame = pd.DataFrame(X, columns=["sepal_l", "sepal_w", "petal_l", "petal_w"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = quick().fit(frame, pd.Series(y))
+    assert list(est.feature_names_in_) == list(frame.columns)
+    assert est.n_features_in_ == 4
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        plain = est.predict(X.astype(np.float32))
+    np.testing.assert_array_equal(est.predict(frame), plain)
+    with pytest.raises(ValueError, match="feature names should match"):
+        est.predict(frame.rename(columns={"petal_w": "other"}))
+
+
+def test_sparse_input_is_refused_clearly(iris):
+    sparse = pytest.importorskip("scipy.sparse")
+    X, y = iris
+    with pytest.raises(TypeError, match=r"dense data is required.*toarray"):
+        quick().fit(sparse.csr_matrix(X), y)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(solver="lbfgs"), "solver='lbfgs' is scikit-learn's but not numrec's"),
+        (dict(activation="identity"), "activation='identity' is scikit-learn's"),
+        (dict(hidden_layer_sizes=(4, 0)), "hidden_layer_sizes must be a positive"),
+        (dict(alpha=-1.0), "alpha must be a number, 0 or more, got -1.0"),
+        (dict(batch_size=0), "batch_size must be"),
+        (dict(momentum=1.0), r"momentum must be a number in \[0, 1\), got 1.0"),
+        (dict(validation_fraction=1.0), "validation_fraction must be"),
+    ],
+)
+def test_bad_parameters_are_named(iris, params, message):
+    X, y = iris
+    with pytest.raises(ValueError, match=message):
+        quick(**params).fit(X, y)
+
+
+def test_divergence_is_a_clear_error():
+    X, y = make_classification(n_samples=100, n_features=5, random_state=0)
+    with pytest.raises(ValueError, match="non-finite parameter weights"):
+        quick(solver="sgd", learning_rate_init=1e6, momentum=0.0).fit(X * 1e6, y)
+
+
+def test_float64_input_is_converted_once():
+    """Peak memory of fit stays below twice the float64 input (one float32 copy)."""
+    X, y = make_classification(n_samples=20_000, n_features=100, random_state=0)
+    est = quick(max_iter=1, batch_size=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X[:200], y[:200])  # compile and import outside the measurement
+        tracemalloc.start()
+        est.fit(X, y)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert X.nbytes / 2 <= peak < 2 * X.nbytes, (peak, X.nbytes)
+
+
+def test_verbose_prints_scikit_learns_lines(iris, capsys):
+    X, y = iris
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        quick(verbose=True, max_iter=2).fit(X, y)
+    assert capsys.readouterr().out.startswith("Iteration 1, loss = ")
+
+
+# --- the tools that take an estimator ----------------------------------------------------
+
+
+def test_pickle_joblib_and_clone(iris, tmp_path):
+    X, y = iris
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = quick().fit(X, y)
+    expected = est.predict_proba(X)
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(again.predict_proba(X), expected)
+    joblib.dump(est, tmp_path / "est.joblib")
+    loaded = joblib.load(tmp_path / "est.joblib")
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+    assert loaded.loss_curve_ == est.loss_curve_
+    # the fitted network is not shared: training the copy leaves the original alone
+    loaded.partial_fit(X, y)
+    np.testing.assert_array_equal(est.predict_proba(X), expected)
+    fresh = clone(est)
+    assert fresh.get_params() == est.get_params() and not hasattr(fresh, "classes_")
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_pipeline_in_grid_search(n_jobs):
+    X, y = make_classification(n_samples=240, n_features=8, n_informative=5, n_classes=3,
+                               random_state=0)  # fmt: skip
+    pipe = make_pipeline(StandardScaler(), quick(max_iter=30))
+    grid = {"mlpclassifier__hidden_layer_sizes": [(4,), (16,)],
+            "mlpclassifier__alpha": [1e-4, 1e-1]}  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = GridSearchCV(pipe, grid, cv=3, n_jobs=n_jobs).fit(X, y)
+    assert len(search.cv_results_["mean_test_score"]) == 4
+    assert search.best_score_ > 0.6
+    assert search.score(X, y) > 0.7
+
+
+def test_cross_val_score(iris):
+    X, y = iris
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        scores = cross_val_score(quick(max_iter=100), X, y, cv=3)
+    assert scores.shape == (3,) and scores.min() > 0.8
+
+
+# --- numrec <-> scikit-learn --------------------------------------------------------------
+
+
+def test_to_numrec_and_back(iris, tmp_path):
+    X, y = iris
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = quick(activation="leaky_relu", negative_slope=0.05).fit(X, y)
+    net = est.to_numrec()
+    assert net.sizes == (4, 8, 3) and net.hidden == "leaky_relu" and net.alpha == 0.05
+    assert net.class_names == ["setosa", "versicolor", "virginica"]
+    np.testing.assert_allclose(net.forward(X), est.predict_proba(X), rtol=1e-6)
+    np.testing.assert_array_equal(est.coefs_[0], net.weights[0].T)
+    path = net.save(tmp_path / "iris.npz")
+    back = MLPClassifier.from_numrec(numrec.Network.load(path))
+    np.testing.assert_array_equal(back.predict(X), est.predict(X))
+    assert back.classes_.tolist() == est.classes_.tolist()
+    assert back.get_params()["activation"] == "leaky_relu"
+    back.partial_fit(X, y)  # trainable from there
+    with pytest.raises(ValueError, match="softmax"):
+        MLPClassifier.from_numrec(numrec.Network([4, 3], output="sigmoid"))
+
+
+def test_numrec_eval_scores_a_fitted_estimator(tmp_path):
+    """A fitted estimator, saved as a numrec model, is evaluated by numrec-eval on a CSV
+    data set with the accuracy scikit-learn's score gives."""
+    from numrec.cli import evaluate
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 6)).round(3)
+    y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5)
+    path = tmp_path / "rows.csv"
+    lines = ["label," + ",".join(f"f{i}" for i in range(6))]
+    lines += [f"{label}," + ",".join(map(str, row)) for label, row in zip(y, X)]
+    path.write_text("\n".join(lines) + "\n")
+    options = dict(path=str(path), test_fraction=0.3)
+    ds = numrec.load_dataset("csv", **options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = quick(max_iter=100).fit(ds.train.X, ds.train.y)
+    model = est.to_numrec().save(tmp_path / "model.npz")
+    out = tmp_path / "eval.json"
+    argv = [str(model), "--dataset", "csv", "--path", str(path), "--test-fraction", "0.3",
+            "--json"]  # fmt: skip
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert evaluate.main(argv) == 0
+    out.write_text(buffer.getvalue())
+    report = json.loads(out.read_text())
+    assert report["n"] == len(ds.test)
+    assert report["accuracy"] == pytest.approx(est.score(ds.test.X, ds.test.y), abs=1e-12)
