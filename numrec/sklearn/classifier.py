@@ -129,7 +129,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         check_is_fitted(self)
         X = engine_rows(validate_data(self, X, reset=False, dtype=np.float32, order="C",
                                       accept_sparse=False))  # fmt: skip
-        return self._network.forward(X, threads=self.threads).astype(np.float64)
+        return self._network.forward(X, threads=self._threads(len(X))).astype(np.float64)
 
     def predict_log_proba(self, X) -> np.ndarray:
         """log(predict_proba(X)) (-inf where a probability is 0)."""
