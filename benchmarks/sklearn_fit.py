@@ -19,6 +19,7 @@ where the arithmetic is negligible, and of ``predict`` on it.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import tracemalloc
@@ -104,6 +105,8 @@ def main() -> None:
 
     X8, y, Xt8, yt = fashion_mnist()
     X, Xt = X8 / 255.0, Xt8 / 255.0  # float64, as scikit-learn users pass it
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"load average {load} on {os.cpu_count()} cores (other jobs slow both sides)")
     print(f"Fashion-MNIST: {X.shape[0]} training rows, float64 input of {X.nbytes / 2**20:.0f} MiB")
     # compile / import both sides before any timing
     fit(numrec.sklearn.MLPClassifier(**settings(1, 0)), X[:2000], y[:2000])
@@ -144,4 +147,5 @@ def main() -> None:
 if __name__ == "__main__":
     start = time.perf_counter()
     main()
-    print(f"\n(total {time.perf_counter() - start:.0f} s)")
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"\n(total {time.perf_counter() - start:.0f} s; load average now {load})")
