@@ -314,7 +314,7 @@ def test_pickle_joblib_and_clone(iris, tmp_path):
     assert fresh.get_params() == est.get_params() and not hasattr(fresh, "classes_")
 
 
-@pytest.mark.parametrize("n_jobs", [1, 2])
+@pytest.mark.parametrize("n_jobs", [1, pytest.param(2, marks=pytest.mark.slow)])  # 2 processes
 def test_pipeline_in_grid_search(n_jobs):
     X, y = make_classification(n_samples=240, n_features=8, n_informative=5, n_classes=3,
                                random_state=0)  # fmt: skip
