@@ -340,7 +340,9 @@ class BaseMLP(BaseEstimator):
         numrec-eval, export it to ONNX). Its inputs are the estimator's, unscaled."""
         check_is_fitted(self)
         net = self._network.copy()
-        net.meta = {**net.meta, "sklearn": self._numrec_meta()}
+        # the estimator's rows are floats taken as they are: the ONNX export and
+        # numrec-predict read this to take float32 input unscaled
+        net.meta = {**net.meta, "input_scaling": "float32 as is", "sklearn": self._numrec_meta()}
         return net
 
     def _numrec_meta(self) -> dict:
