@@ -97,7 +97,8 @@ def _main(argv: list[str]) -> int:
         probe, _ = build_parser(common.DEFAULT_DATASET, "")
         known, _ = probe.parse_known_args(argv)
         net = common.load_model(PROG, known.model)
-        trained_on = net.meta.get("dataset")
+        # with --images the data set is not used at all: ignore the model's name then
+        trained_on = net.meta.get("dataset") if known.images is None else None
         named = common.peek(argv, "--dataset")
         dataset = named or trained_on or common.DEFAULT_DATASET
         note = (
@@ -105,7 +106,7 @@ def _main(argv: list[str]) -> int:
             if trained_on
             else f"default: {common.DEFAULT_DATASET}"
         )
-        if not named and trained_on and known.images is None:
+        if not named and trained_on:
             common.note(
                 PROG,
                 f"no --dataset given: evaluating on data set {trained_on!r}, the name stored "
