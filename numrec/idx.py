@@ -177,6 +177,14 @@ def _header(buf, label: str) -> _Header | None:
     if n < 4 + 4 * ndim:
         return None
     shape = tuple(int.from_bytes(bytes(buf[4 + 4 * i : 8 + 4 * i]), "big") for i in range(ndim))
+    nonzero = 1
+    for d in shape:
+        nonzero *= max(d, 1)
+    if nonzero * TYPE_CODES[code].itemsize >= 2**62:  # numpy's shapes live in int64
+        raise DatasetError(
+            f"{label}: the header declares shape {shape}, larger than any array can be; "
+            f"expected an IDX file's real sizes"
+        )
     return _Header(code, shape)
 
 
