@@ -276,7 +276,7 @@ def test_seed_text_is_read_column_major(tmp_path):
         ("[layers]\n[3, 2]\n\n[weights]\n[1, 2, x, 4, 5, 6]\n\n[biases]\n[1, 2]\n\n[alpha]\n0.1\n",
          "line 5: not a list of numbers"),
         ("[layers]\n[3, 2]\n\n[weights]\n[1, 2, 3, 4, 5, 6]\n\n[biases]\n[1, 2]\n\n[alpha]\nhi\n",
-         "[alpha] must be a number"),
+         "[alpha] must be a finite number"),
         ("[layers]\n[3.5, 2]\n\n[weights]\n[1]\n\n[biases]\n[1]\n\n[alpha]\n0.1\n",
          "whole numbers"),
         ("[layers]\n[3, 200000000]\n\n[weights]\n[1]\n\n[biases]\n[1]\n\n[alpha]\n0.1\n",
