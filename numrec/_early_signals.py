@@ -22,7 +22,15 @@ _installed: dict[int, object] = {}  # signal number -> the handler it had before
 
 
 def _quit(signum, frame) -> None:
-    raise SystemExit(EXIT_INTERRUPTED)  # no traceback, whatever import it interrupts
+    # Exit at once rather than raise SystemExit: an exception raised inside an import can
+    # be turned into another one by the importing C code (numpy's import of datetime
+    # then fails with an ImportError and a traceback). Nothing is written yet to lose.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    os._exit(EXIT_INTERRUPTED)
 
 
 def is_console_script() -> bool:
