@@ -71,11 +71,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    from ..serialize import load_network
-
     args = build_parser().parse_args(argv)
     common.need_module("PIL", "image", "reading images", package="Pillow")
-    net = load_network(args.model)
+    net = common.load_model(PROG, args.model)  # a checkpoint too (said on stderr)
     prepare = preparation(net, args.model)
     rows = np.stack([prepare(path) for path in args.images])
     probabilities = net.forward(rows)
