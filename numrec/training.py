@@ -329,8 +329,11 @@ class Trainer:
 
     def _run_epoch(self) -> None:
         n, batch, epoch = self.n_samples, self.batch_size, self.epoch
-        ws = self.steps.workspace(self.net, batch)
-        plan = self.net.plan(batch)
+        # buffers for the largest batch there is: a batch size beyond the data set's rows
+        # must not allocate for rows that do not exist
+        rows_at_most = min(batch, n)
+        ws = self.steps.workspace(self.net, rows_at_most)
+        plan = self.net.plan(rows_at_most)
         lrs = self.optimizer.learning_rates(epoch, self.batches_per_epoch, self.epochs)
         lrs = np.maximum(lrs * self.selection.lr_factor, min(self.config.min_lr, lrs.min()))
         rows = self.steps.epoch_rows(self, self.order(epoch))

@@ -40,9 +40,12 @@ def plot_history(history: list[dict], path: Path, title: str) -> Path:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
+    from ..fileio import atomic_write
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    with atomic_write(path) as out:  # like every file numrec writes: whole or not at all
+        fig.savefig(out, dpi=100, format=path.suffix.lstrip(".").lower())
     plt.close(fig)
     return path
 
