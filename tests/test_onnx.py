@@ -4,6 +4,7 @@ onnxruntime: the exported graph gives ``net.forward``'s outputs for the same raw
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -295,3 +296,33 @@ def test_real_mnist_accuracy_matches_numrec_eval(tmp_path, capsys):
     assert report["n"] == len(y) == 10_000
     assert onnx_accuracy == report["accuracy"] == net.evaluate(X, y)["accuracy"]
     assert onnx_accuracy > 0.8  # it learned something: the comparison is not of noise
+
+
+def test_docs_cli_onnxruntime_snippet(tmp_path, monkeypatch, capsys):
+    # the Python example under "numrec-export" in docs/cli.md, on IDX files made here
+    import gzip
+
+    from cli_helpers import write_idx_digits
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    section = text.split("### numrec-export", 1)[1].split("\n### ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("\n```", 1)[0]
+    folder = write_idx_digits(tmp_path, train=1, test=300)
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (tmp_path / f"{name}.gz").write_bytes(gzip.compress((folder / name).read_bytes()))
+    net = numrec.Network([784, 12, 10], init="uniform", seed=1)
+    net.to_onnx(tmp_path / "model.onnx")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "docs/cli.md", "exec"), {"__name__": "docs_cli"})
+    X, y = mnist_like(tmp_path)
+    expected = np.mean(net.predict(X) == y)
+    assert capsys.readouterr().out.strip() == f"accuracy {expected:.4f}"
+
+
+def mnist_like(folder: Path):
+    from numrec.idx import read_image_label_pair
+
+    X, y = read_image_label_pair(
+        folder / "t10k-images-idx3-ubyte", folder / "t10k-labels-idx1-ubyte"
+    )
+    return X.reshape(len(X), -1), y
