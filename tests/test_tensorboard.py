@@ -221,3 +221,58 @@ def test_train_with_the_logger_callback(tmp_path):
         assert [e.step for e in events] == [r["epoch"] for r in history] == [1, 2]
         np.testing.assert_allclose([e.value for e in events], [r[key] for r in history],
                                    rtol=1e-6)  # fmt: skip
+
+
+# --- what TensorBoard itself shows ------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_tensorboard_server_shows_the_runs(tmp_path):
+    # the real TensorBoard, on 127.0.0.1, serving two logged runs: the SCALARS data and the
+    # HPARAMS tab's experiment (hyperparameters and metrics found in the event files)
+    import re
+    import subprocess
+    import urllib.request
+
+    net = numrec.Network([6, 5, 3], seed=0)
+    history = records(3)
+    run_logger(tmp_path / "runs" / "a", history, net, make_config(epochs=3, lr=0.05))
+    run_logger(tmp_path / "runs" / "b", history, net, make_config(epochs=3, lr=0.1))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tensorboard.main", "--logdir", str(tmp_path / "runs"),
+         "--host", "127.0.0.1", "--port", "0", "--load_fast", "false"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        url, said = None, []
+        for line in server.stdout:  # it prints its address once it listens
+            said.append(line)
+            found = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
+            if found:
+                url = found.group(1)
+                break
+        assert url, "".join(said)
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy
+
+        def get(path: str, body: dict | None = None):
+            data = None if body is None else json.dumps(body).encode()
+            headers = {"Content-Type": "application/json"}
+            request = urllib.request.Request(url + path, data=data, headers=headers)
+            with direct.open(request, timeout=60) as response:
+                return json.loads(response.read())
+
+        assert sorted(get("data/runs")) == ["a", "b"]
+        loss = get("data/plugin/scalars/scalars?run=a&tag=loss")
+        assert [(step, pytest.approx(value)) for _, step, value in loss] == [
+            (r["epoch"], r["loss"]) for r in history
+        ]
+        experiment = get("data/plugin/hparams/experiment", {"experimentName": ""})
+        hparams = {h["name"]: h for h in experiment["hparamInfos"]}
+        assert hparams["lr"]["domainInterval"] == {"minValue": 0.05, "maxValue": 0.1}
+        assert hparams["network"]["domainDiscrete"] == ["6-5-3"]
+        metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
+        assert {"loss", "val_accuracy", "test_accuracy", "lr"} <= metrics
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        server.stdout.close()
