@@ -262,6 +262,8 @@ def _write_atomic(path: Path, data: bytes) -> Path:
         raise IsADirectoryError(f"{path}: is a folder; give a file name such as {path / 'm.onnx'}")
     if path.suffix.lower() != ".onnx":
         raise ValueError(f"{path}: ONNX model files must end in .onnx")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise NotADirectoryError(f"{path.parent}: is a file, not a folder (for {path.name})")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"{path.parent}: no such folder (for {path.name})")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -222,7 +222,7 @@ def test_export_cli_bad_input(tmp_path, capsys):
     cases = [
         ([text, tmp_path / "o.onnx"], "notes.txt: not a numrec model"),
         ([tmp_path / "missing.npz", tmp_path / "o.onnx"], "missing.npz: no such file"),
-        ([model, text / "o.onnx"], "no such folder"),  # its folder is a file
+        ([model, text / "o.onnx"], "notes.txt: is a file, not a folder"),
         ([model, tmp_path / "nowhere" / "o.onnx"], "nowhere: no such folder"),
         ([model, tmp_path / "o.txt"], "must end in .onnx"),
         ([model, tmp_path / "o.onnx", "--input", "int8"], "--input: invalid choice"),

@@ -50,8 +50,9 @@ def build_parser() -> Parser:
         choices=INPUT_TYPES,
         default=None,
         help="the element type the exported model takes: uint8 (pixels, scaled by 1/255 in "
-        "the graph) or float32 (rows used as they are, like Network.forward's float rows) "
-        "(default: what the model was trained on; a checkpoint needs it)",
+        "the graph) or float32 (rows used as they are, as Network.forward uses float rows: "
+        "pixels already scaled to 0..1); default: what the model was trained on (a "
+        "checkpoint does not record it and needs --input)",
     )
     parser.add_argument("--quiet", action="store_true", help="print nothing on success")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
