@@ -321,6 +321,13 @@ class Network:
 
         return load_network(path)
 
+    def to_onnx(self, path: str | Path, **options) -> Path:
+        """Write the network as an ONNX model, with numrec's input scaling inside the graph
+        (options: ``input_type`` "uint8" / "float32"; see ``numrec.export``)."""
+        from .export import export_onnx
+
+        return export_onnx(self, path, **options)
+
     def __repr__(self) -> str:
         arch = "-".join(map(str, self.sizes))
         return (
