@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ import numpy as np
 
 from . import __version__
 from .errors import DatasetError
+from .fileio import write_bytes
 
 OPSET = 17
 IR_VERSION = 8  # the IR version that came with opset 17: older runtimes read it too
@@ -252,34 +252,10 @@ def export_onnx(net, path: str | os.PathLike, input_type: str | None = None) -> 
     was trained on (``default_input_type``).
     """
     model = build_model(net, input_type)
-    return _write_atomic(Path(path).expanduser(), model.SerializeToString())
-
-
-def _write_atomic(path: Path, data: bytes) -> Path:
-    """``data`` to ``path`` via a temporary file in the same folder, fsync and rename, so
-    that a failure leaves no half-written model behind."""
-    if path.is_dir():
-        raise IsADirectoryError(f"{path}: is a folder; give a file name such as {path / 'm.onnx'}")
+    path = Path(path).expanduser()
     if path.suffix.lower() != ".onnx":
         raise ValueError(f"{path}: ONNX model files must end in .onnx")
-    if path.parent.exists() and not path.parent.is_dir():
-        raise NotADirectoryError(f"{path.parent}: is a file, not a folder (for {path.name})")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"{path.parent}: no such folder (for {path.name})")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        mask = os.umask(0o022)  # read the umask (the only portable way is to set it)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp's file is private; a model is not
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_bytes(path, model.SerializeToString())
 
 
 # --- what numrec-export reads ---------------------------------------------------------------
@@ -292,42 +268,18 @@ def load_model(path: str | os.PathLike):
     input type: one of a standardised CSV run is refused (export the model that run saves
     instead), and the input type must be given when exporting one.
     """
-    from .serialize import load_network
+    from .serialize import load_checkpoint, load_network
 
     path = Path(path).expanduser()
-    try:
-        return load_network(path)
-    except DatasetError:
-        if not _is_checkpoint(path):
-            raise
-    return _network_from_checkpoint(path)
-
-
-def _is_checkpoint(path: Path) -> bool:
-    from .serialize import CHECKPOINT_FORMAT, _NpzReader
-
-    try:
-        with _NpzReader(path) as npz:
-            npz.meta(CHECKPOINT_FORMAT)
-    except (DatasetError, OSError):
-        return False
-    return True
-
-
-def _network_from_checkpoint(path: Path):
-    from .network import Network
-    from .serialize import load_checkpoint
-
-    state, extra = load_checkpoint(path)
-    net = Network(**extra["architecture"], seed=None)
-    net.theta[:] = state["theta"]
-    net.class_names = extra["class_names"]
-    args = extra.get("args") if isinstance(extra.get("args"), dict) else {}
-    options = args.get("dataset_options") if isinstance(args.get("dataset_options"), dict) else {}
+    net = load_network(path)
+    if net.meta.get("source_format") != "checkpoint":
+        return net
+    _, extra = load_checkpoint(path)
+    run = extra.get("run") if isinstance(extra.get("run"), dict) else {}
+    options = run.get("dataset_options") if isinstance(run.get("dataset_options"), dict) else {}
     if str(options.get("scale", "")).lower() == "standardize":
         raise DatasetError(
             f"{path}: a checkpoint of a run on standardised features holds no feature "
             f"mean and std; export the model file that run saves (--save) instead"
         )
-    net.meta = {"dataset": args.get("dataset"), "source_format": "checkpoint"}
     return net

@@ -126,6 +126,13 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a folder; expected a file name", str(path))
     folder = path.parent
+    for above in (folder, *folder.parents):
+        if above.exists():
+            if not above.is_dir():  # mkdir would say only "File exists"
+                raise NotADirectoryError(
+                    errno.ENOTDIR, f"is a file, not a folder (for {path.name})", str(above)
+                )
+            break
     folder.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(folder)
     tmp = temp_path(path)

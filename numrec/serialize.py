@@ -197,8 +197,8 @@ def _load_npz_network(path: Path) -> Network:
         if doc["format"] == CHECKPOINT_FORMAT:
             net.meta = {"source_format": "checkpoint"}
             extra = doc.get("extra")
-            args = extra.get("args") if isinstance(extra, dict) else None
-            dataset = args.get("dataset") if isinstance(args, dict) else None
+            run = extra.get("run") if isinstance(extra, dict) else None  # numrec-train's
+            dataset = run.get("dataset") if isinstance(run, dict) else None
             if dataset is not None:
                 net.meta["dataset"] = _dataset_name(path, dataset)
             return net

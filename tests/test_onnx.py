@@ -223,7 +223,6 @@ def test_export_cli_bad_input(tmp_path, capsys):
         ([text, tmp_path / "o.onnx"], "notes.txt: not a numrec model"),
         ([tmp_path / "missing.npz", tmp_path / "o.onnx"], "missing.npz: no such file"),
         ([model, text / "o.onnx"], "notes.txt: is a file, not a folder"),
-        ([model, tmp_path / "nowhere" / "o.onnx"], "nowhere: no such folder"),
         ([model, tmp_path / "o.txt"], "must end in .onnx"),
         ([model, tmp_path / "o.onnx", "--input", "int8"], "--input: invalid choice"),
     ]
@@ -254,8 +253,8 @@ def test_export_checkpoint(tmp_path, capsys):
     ds = numrec.load_dataset("mnist-sample")
     net = numrec.Network([784, 16, 10], seed=2)
     net.class_names = list(ds.class_names)
-    args = {"dataset": "mnist-sample", "dataset_options": {}}
-    ckpt = save_checkpoint(tmp_path / "run.ckpt.npz", Trainer(net, ds, epochs=1), {"args": args})
+    run = {"dataset": "mnist-sample", "dataset_options": {}}
+    ckpt = save_checkpoint(tmp_path / "run.ckpt.npz", Trainer(net, ds, epochs=1), {"run": run})
     code, _, err = export_main([ckpt, tmp_path / "c.onnx"], capsys)
     assert code == 2 and "--input" in one_error_line(err)
     code, _, err = export_main([ckpt, tmp_path / "c.onnx", "--input", "uint8"], capsys)
@@ -264,9 +263,9 @@ def test_export_checkpoint(tmp_path, capsys):
     assert np.abs(run_onnx(tmp_path / "c.onnx", X) - net.forward(X)).max() <= TOLERANCE
     props = {p.key: p.value for p in onnx.load(str(tmp_path / "c.onnx")).metadata_props}
     assert props["dataset"] == "mnist-sample"
-    args = {"dataset": "csv", "dataset_options": {"scale": "standardize"}}
+    run = {"dataset": "csv", "dataset_options": {"scale": "standardize"}}
     standardised = save_checkpoint(tmp_path / "csv.ckpt.npz", Trainer(net, ds, epochs=1),
-                                   {"args": args})  # fmt: skip
+                                   {"run": run})  # fmt: skip
     code, _, err = export_main([standardised, tmp_path / "s.onnx", "--input", "float32"], capsys)
     assert code == 2 and "holds no feature mean and std" in one_error_line(err)
 
@@ -326,3 +325,10 @@ def mnist_like(folder: Path):
         folder / "t10k-images-idx3-ubyte", folder / "t10k-labels-idx1-ubyte"
     )
     return X.reshape(len(X), -1), y
+
+
+def test_export_creates_the_output_folder_like_every_numrec_writer(tmp_path):
+    pytest.importorskip("onnx")
+    net = numrec.Network([6, 4, 3], seed=0)
+    out = net.to_onnx(tmp_path / "new" / "deeper" / "m.onnx")
+    assert out.is_file() and not [p for p in out.parent.iterdir() if p != out]

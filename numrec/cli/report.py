@@ -117,7 +117,11 @@ def summary_lines(info: dict) -> list[str]:
         if info["model"]
         else "model not saved (add --save model.npz to keep it)"
     )
-    for key, what in (("metrics", "metrics"), ("plot", "curves")):
+    for key, what in (
+        ("metrics", "metrics"),
+        ("plot", "curves"),
+        ("tensorboard", "TensorBoard events"),
+    ):
         if info.get(key):
             lines.append(f"{what} written to {info[key]}")
     return lines

@@ -112,6 +112,10 @@ class Session:
         metrics = MetricsFile(args.metrics) if args.metrics and self.root else None
         if metrics is not None:
             callbacks.append(metrics)
+        if args.tensorboard and self.root:
+            from ..tensorboard import TensorBoardLogger
+
+            callbacks.append(TensorBoardLogger(args.tensorboard))
         trainer = Trainer(net, ds, config, steps=steps, callbacks=callbacks,
                           progress=not self.quiet)  # fmt: skip
         if self.state is not None:
@@ -235,6 +239,7 @@ class Session:
             dataset=ds.name,
             model=model,
             metrics=str(args.metrics) if args.metrics else None,
+            tensorboard=str(args.tensorboard) if args.tensorboard else None,
             plot=plot,
             architecture=net.config(),
         )

@@ -140,6 +140,13 @@ def build_parser(dataset: str) -> tuple[Parser, dict[str, str]]:
         "its earlier epochs)",
     )
     out.add_argument(
+        "--tensorboard",
+        type=Path,
+        metavar="DIR",
+        help="write each epoch's metrics and the settings as TensorBoard events to DIR "
+        "(needs tensorboard: pip install 'numrec[tensorboard]')",
+    )
+    out.add_argument(
         "--plot",
         type=common.path_with_suffix(report.PLOT_SUFFIXES),
         metavar="FILE.png",
@@ -181,6 +188,8 @@ def _main(argv: list[str]) -> int:
         options = _adopt(args, explicit, stored, options)
     if args.plot:
         common.need_module("matplotlib", "plot", "--plot")
+    if args.tensorboard:
+        common.need_module("tensorboard", "tensorboard", "--tensorboard")
     config, network = settings_of(args)
     common.check_threads(config.threads)
     from .session import Session
