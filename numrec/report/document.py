@@ -45,7 +45,8 @@ td.bar{background:linear-gradient(90deg,#cfe0f3 var(--v),transparent var(--v))}
 figure{margin:0;display:inline-flex;flex-direction:column;align-items:center;
  vertical-align:top;font-size:11px;line-height:1.25;text-align:center}
 figure img{image-rendering:pixelated;border:2px solid #4a9a4a;background:#000}
-figure.wrong img{border-color:#d0342c}.gallery figure{width:92px}.t{color:#2b6b2b}
+figure.wrong img{border-color:#d0342c}.gallery figure{width:92px}
+.cls figure{width:min-content}figcaption{overflow-wrap:anywhere}.t{color:#2b6b2b}
 .p{color:#b3261e;font-weight:600}.wide{overflow-x:auto}table.rows tr.wrong td:nth-child(3)
 {color:#b3261e;font-weight:600}
 @media print{nav{display:none}section{break-inside:avoid-page}}

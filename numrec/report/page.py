@@ -20,6 +20,7 @@ from .png import as_pixels, data_uri
 MISTAKES_SHOWN = 40
 TABLE_ROWS_SHOWN = 20
 FEATURES_SHOWN = 12
+SIZE = {"width": 340, "height": 320}  # three regression charts side by side
 SCATTER_POINTS = 2000  # a sample of the rows beyond this: the SVG stays small
 
 STOP_REASONS = {
@@ -91,11 +92,8 @@ def run_section(r: ReportInput) -> str:
     trained, history = _trained(r.meta), _history(r.meta)
     arch = r.architecture
     sizes = "-".join(map(str, arch.get("sizes", [])))
-    network = (
-        f"{escape(sizes)} ({escape(str(arch.get('hidden', '?')))} hidden, "
-        f"{escape(str(arch.get('output', '?')))} output, "
-        f"{escape(str(arch.get('loss', '?')))} loss)"
-    )
+    parts = [f"{arch[key]} {key}" for key in ("hidden", "output", "loss") if arch.get(key)]
+    network = escape(sizes + (f" ({', '.join(parts)})" if parts else ""))
     settings = trained.get("settings") if isinstance(trained.get("settings"), dict) else {}
     dataset = r.meta.get("dataset") or settings.get("dataset") or "(not recorded)"
     options = settings.get("dataset_options") or {}
@@ -342,7 +340,7 @@ def mistakes_section(r: ReportInput, scores: metrics.Classification) -> str:
         t, p = names[y[i]], names[scores.predicted[i]]
         conf = _confidence(r, scores.confidence[i])
         caption = (
-            f'<span class="t">{escape(t)}</span> → <span class="p">{escape(p)}</span><br>{conf}'
+            f'<span class="t">{escape(t)}</span><br>→ <span class="p">{escape(p)}</span><br>{conf}'
         )
         figures.append(_thumb(r, i, caption, False, f"row {i}: true {t}, predicted {p} ({conf})"))
     return intro + '<div class="gallery">' + "".join(figures) + "</div>"
@@ -432,6 +430,7 @@ def regression_section(r: ReportInput) -> str:
                 "true",
                 "predicted",
                 diagonal=True,
+                **SIZE,
             )
             + svg.scatter(
                 P[rows, j],
@@ -440,8 +439,9 @@ def regression_section(r: ReportInput) -> str:
                 "predicted",
                 "predicted − true",
                 zero_line=True,
+                **SIZE,
             )
-            + svg.histogram(residual, f"{name}: residual distribution", "predicted − true")
+            + svg.histogram(residual, f"{name}: residual distribution", "predicted − true", **SIZE)
             + "</div>"
         )
     sampled = f" ({len(rows):,} of {n:,} samples shown)" if len(rows) < n else ""

@@ -74,6 +74,8 @@ class Frame:
         self.width, self.height = width, height
         self.left, self.right, self.top, self.bottom = left, right, top, bottom
         if integer_x:
+            if xs[1] <= xs[0]:  # one epoch: its point in the middle, not on the edge
+                xs = (xs[0] - 1, xs[0] + 1)
             ticks = nice_ticks(*xs, count=min(8, max(1, int(xs[1] - xs[0]))))
             self.x_ticks = [t for t in ticks if t == int(t)] or [xs[0]]
             self.x_range = (min(xs[0], self.x_ticks[0]), max(xs[1], self.x_ticks[-1]))
@@ -219,7 +221,9 @@ def heat_map(counts: np.ndarray, names: list[str]) -> str:
     left = 34 + min(longest, 14) * label_font * 0.62
     slanted = longest * label_font * 0.62 > cell - 2  # upright while the names fit a cell
     top = 30 + (min(longest, 14) * label_font * 0.5 if slanted else label_font)
-    width, height = left + k * cell + 10, top + k * cell + 10
+    # a slanted label of the last column reaches past the matrix: room for it on the right
+    right = 10 + (min(longest, 14) * label_font * 0.62 * 0.64 if slanted else 0)
+    width, height = left + k * cell + right, top + k * cell + 10
     totals = np.maximum(counts.sum(axis=1), 1)
     digits = len(str(int(counts.max()))) if counts.size else 1
     font = min(12.0, cell * 0.45, cell * 0.92 / (0.6 * digits))
