@@ -317,7 +317,10 @@ def _thumb(r: ReportInput, row: int, caption: str, right: bool, title: str, size
 
 
 def _confidence(r: ReportInput, value: float) -> str:
-    return pct(float(value), 1) if r.probabilities else f"{float(value):.3f}"
+    if not r.probabilities:
+        return f"{float(value):.3f}"
+    # rounded down: a mistake made with probability 0.9996 is not shown as "100.0 %"
+    return f"{math.floor(1000 * float(value)) / 10:.1f} %"
 
 
 def mistakes_section(r: ReportInput, scores: metrics.Classification) -> str:

@@ -167,8 +167,16 @@ def line_chart(
         )
         anchor = "end" if x > width * 0.7 else "start"
         shift = -4 if anchor == "end" else 4
+        # the label at the top or the bottom of the line: whichever is farther from the
+        # curves where they cross it
+        near = [frame.y(y) for s in series for sx, y in zip(s.xs, s.ys)
+                if sx == mark_x and y is not None and math.isfinite(y)]  # fmt: skip
+        top, bottom = frame.top + 11, height - frame.bottom - 5
+        y = top
+        if near and min(abs(v - bottom) for v in near) > min(abs(v - top) for v in near):
+            y = bottom
         parts.append(
-            f'<text x="{x + shift:.1f}" y="{frame.top + 11}" class="mark-label" '
+            f'<text x="{x + shift:.1f}" y="{y}" class="mark-label" '
             f'text-anchor="{anchor}">{escape(mark_label)}</text>'
         )
     for s in series:
