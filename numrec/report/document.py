@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import metrics, page
+from . import examples, metrics, page
 from .page import ReportInput
 
 # system fonts only: nothing is fetched, and the page reads the same offline and in mail
@@ -63,7 +63,7 @@ def sections(r: ReportInput) -> list[tuple[str, str, str]]:
             run,
             curves,
             ("metrics", "Test metrics", page.metrics_section(r, None, errors)),
-            ("regression", "Predicted vs true", page.regression_section(r)),
+            ("regression", "Predicted vs true", examples.regression_section(r)),
         ]
     else:
         y = np.asarray(r.targets)
@@ -75,8 +75,8 @@ def sections(r: ReportInput) -> list[tuple[str, str, str]]:
             ("metrics", "Test metrics", page.metrics_section(r, scores, None)),
             ("classes", "Per-class precision, recall and F1", page.classes_section(scores)),
             ("confusion", "Confusion matrix", page.confusion_section(scores)),
-            ("mistakes", "Most confident mistakes", page.mistakes_section(r, scores)),
-            ("examples", rows, page.examples_section(r, scores)),
+            ("mistakes", "Most confident mistakes", examples.mistakes_section(r, scores)),
+            ("examples", rows, examples.examples_section(r, scores)),
         ]
     return [s for s in out if s[2]]
 
