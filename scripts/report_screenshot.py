@@ -1,7 +1,8 @@
 """Make docs/report.png: a screenshot of a real report, taken in headless Chromium.
 
     python scripts/report_screenshot.py                  # train on mnist-sample, then shoot
-    python scripts/report_screenshot.py --model m.npz    # a model of your own (its data set)
+    python scripts/report_screenshot.py --model m.npz --dataset mnist --data-dir DIR
+                                    # a model of your own; other flags go to numrec-eval
 
 It trains a small model on the bundled mnist-sample (real MNIST digits, no download),
 writes its report with ``numrec-eval --report`` into a temp folder, opens it in Chromium
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, help="a model file (default: train one)")
     parser.add_argument("--out", type=Path, default=OUT, help=f"the PNG (default: {OUT})")
     parser.add_argument("--width", type=int, default=1100, help="window width in px")
-    args = parser.parse_args(argv)
+    args, eval_flags = parser.parse_known_args(argv)
     from numrec.cli import evaluate
 
     out = args.out.resolve()
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             model = model or make_model()
             with contextlib.redirect_stdout(io.StringIO()):  # numrec-eval's text report
-                code = evaluate.main([str(model), "--report", "report.html"])
+                code = evaluate.main([str(model), *eval_flags, "--report", "report.html"])
             if code:
                 sys.exit("report_screenshot: numrec-eval failed")
             shoot(Path("report.html"), out, args.width, 900)

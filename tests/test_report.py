@@ -232,16 +232,17 @@ def test_eval_and_train_write_reports(offline, capsys):
     assert "data_dir=" in text  # the data set's options, as the run recorded them
 
     again = offline / "eval.html"
-    assert evaluate.main([str(model), "--report", str(again), "--part", "train"]) == 0
+    argv = [str(model), "--dataset", "mnist", "--data-dir", str(folder), "--part", "train"]
+    assert evaluate.main([*argv, "--report", str(again)]) == 0
     assert f"report written to {again}" in capsys.readouterr().out
     page = Page(again.read_text())
     assert page.sections == IMAGE_SECTIONS
     assert "mnist train split (500 samples)" in " ".join(page.text)
 
-    assert evaluate.main([str(model), "--report", "r.txt"]) == 2
+    assert evaluate.main([*argv, "--report", "r.txt"]) == 2
     assert "--report: 'r.txt' must end in .html or .htm" in capsys.readouterr().err
     (offline / "folder.html").mkdir()
-    assert evaluate.main([str(model), "--report", str(offline / "folder.html")]) == 2
+    assert evaluate.main([*argv, "--report", str(offline / "folder.html")]) == 2
     assert "folder.html: is a folder" in capsys.readouterr().err
 
 
@@ -377,7 +378,8 @@ def test_browser_fashion_mnist(browser, offline):
                        "1", "--hidden", "64", "--save", str(model), "--quiet"])  # fmt: skip
     assert code == 0
     report = offline / "fashion.html"
-    assert evaluate.main([str(model), "--report", str(report), "--json"]) == 0
+    argv = [str(model), "--dataset", "fashion-mnist", "--data-dir", str(FASHION), "--json"]
+    assert evaluate.main([*argv, "--report", str(report)]) == 0
     html = report.read_text()
     assert "Ankle boot" in html and "T-shirt/top" in html
     assert_renders(look(browser, report, offline / "shots"), IMAGE_SECTIONS)
