@@ -167,6 +167,35 @@ def test_tables_show_rows_not_images(tmp_path):
     assert "Rows of each class" in text and "… 2 more" in text  # 12 of 14 features shown
 
 
+def test_table_rows_as_in_the_file(tmp_path):
+    from numrec.report.examples import feature_columns
+
+    path = write_csv(tmp_path / "t.csv", 200, features=5)
+    ds = numrec.load_dataset("csv", path=path, scale="standardize", progress=False)
+    net = trained(ds, hidden=8, epochs=1)
+    net.meta.update(mean=ds.meta["mean"].tolist(), std=ds.meta["std"].tolist())
+    page = Page(build_report(net, ds.test.X, ds.test.y))
+    cells = re.sub(r"\s+", " ", " ".join(page.text))
+    # the first example row: the integers of the file, not the standardised values
+    lines = path.read_text().splitlines()[1:]
+    row = int(np.flatnonzero(ds.test.y == ds.test.y.min())[0])
+    wanted = next(v.split(",")[1:] for v in lines if _values(v) == _rounded(ds, row))
+    assert " ".join(wanted) in cells
+    meta = {"columns": ["label", "height", "width"], "feature_columns": [1, 2]}
+    assert feature_columns(meta, 2) == ["height", "width"]
+    assert feature_columns(meta, 3) == ["x1", "x2", "x3"]  # not this data's columns
+    assert feature_columns({}, 2) == ["x1", "x2"]
+
+
+def _values(line: str) -> list[int]:
+    return [int(v) for v in line.split(",")[1:]]
+
+
+def _rounded(ds, row: int) -> list[int]:
+    mean, std = np.asarray(ds.meta["mean"]), np.asarray(ds.meta["std"])
+    return [int(round(v)) for v in ds.test.X[row] * std + mean]
+
+
 def test_regression_section():
     targets = np.array([[1.0], [2.0], [3.0], [4.0]])
     outputs = np.array([[1.0], [2.0], [3.0], [5.0]])

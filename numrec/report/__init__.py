@@ -26,16 +26,17 @@ from .page import ReportInput
 
 __all__ = ["ReportInput", "build_report", "render", "run_report", "sections", "write_report"]
 
-TASKS = ("classification", "regression")
+TASKS = ("classification", "multilabel", "regression")
 
 
 def task_of(net, meta: dict, dataset=None) -> str:
-    """The model's task: as recorded (model file, data set), else from its output layer."""
+    """The model's task: as recorded (model file, data set, network), else from its output
+    layer (linear: regression)."""
     task = meta.get("task") or getattr(dataset, "task", None) or getattr(net, "task", None)
     if task is None:
         task = "regression" if getattr(net, "output", "") == "linear" else "classification"
     if task not in TASKS:
-        raise ValueError(f"the report covers {' and '.join(TASKS)}, not task {task!r}")
+        raise ValueError(f"unknown task {task!r}: the report covers {', '.join(TASKS)}")
     return task
 
 
@@ -59,19 +60,24 @@ def report_input(
     X = np.asarray(X)
     if X.ndim != 2:
         X = X.reshape(len(X), -1)
-    outputs = net.forward(X, threads)
-    outputs = outputs[None, :] if outputs.ndim == 1 else outputs
-    n = len(outputs)
-    loss = None
+    if len(X) == 0:
+        raise ValueError("a report needs at least one sample to evaluate")
+    evaluated = loss = None
     if task == "classification":
-        y = net.labels(np.asarray(y), n)
-        loss = net.loss_of(outputs, y) if n else None
+        outputs = net.forward(X, threads)
+        y = net.labels(np.asarray(y), len(X))
+        loss = net.loss_of(outputs, y)
     else:
-        y = np.asarray(y, dtype=np.float64).reshape(n, -1)
+        # the task's own metrics (numrec.metrics: r2, rmse, mae; or subset accuracy, F1...)
+        # and, for regression, the predictions in the targets' units (the network's target
+        # scaling undone), which the scatter plots compare with the targets
+        evaluated = net.evaluate(X, y, threads)
+        loss = evaluated.get("loss")
+        outputs = net.predict(X, threads) if task == "regression" else net.forward(X, threads)
+        outputs = np.asarray(outputs, dtype=np.float64).reshape(len(X), -1)
+        y = np.asarray(y, dtype=np.float64).reshape(len(X), -1)
         if y.shape != outputs.shape:
             raise ValueError(f"targets have shape {y.shape}; the network gives {outputs.shape}")
-    if n == 0:
-        raise ValueError("a report needs at least one sample to evaluate")
     k = outputs.shape[1]
     names = [str(c) for c in (names or net.class_names or [])]
     names += [str(i) for i in range(len(names), k)]
@@ -89,6 +95,7 @@ def report_input(
         architecture=net.config(),
         meta=meta,
         loss=loss,
+        evaluated=evaluated,
         image_shape=tuple(int(s) for s in shape) if shape is not None else None,
         probabilities=getattr(net, "output", "") == "softmax",
         model_path=None if path is None else str(path),
@@ -121,9 +128,13 @@ def run_report(
 
     split = ds.test if len(ds.test) else ds.train
     part = "test" if len(ds.test) else "train (no test split)"
+    # what a saved model's metadata would say: the network's own (e.g. its task), the data
+    # set's columns and scaling (to show table rows as in the file), this run's history
+    kept = ("task", "columns", "feature_columns", "mean", "std", "image_shape")
     meta = {
+        **net.meta,
+        **{key: ds.meta[key] for key in kept if key in ds.meta},
         "dataset": ds.name,
-        "image_shape": ds.meta.get("image_shape"),
         "numrec_version": __version__,
         "trained": {
             "epochs": trainer.epoch,

@@ -65,6 +65,8 @@ def sections(r: ReportInput) -> list[tuple[str, str, str]]:
             ("metrics", "Test metrics", page.metrics_section(r, None, errors)),
             ("regression", "Predicted vs true", examples.regression_section(r)),
         ]
+    elif r.task == "multilabel":  # the task's metrics; no per-label views yet
+        out = [run, curves, ("metrics", "Test metrics", page.metrics_section(r, None, None))]
     else:
         y = np.asarray(r.targets)
         scores = metrics.classification(r.outputs, y, r.names, r.loss)

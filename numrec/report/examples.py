@@ -98,22 +98,46 @@ def examples_section(r: ReportInput, scores: metrics.Classification) -> str:
     )
 
 
+def feature_columns(meta: dict, n_features: int) -> list[str]:
+    """The features' names: the file's column names where the data set kept them (a CSV
+    file's header: ``columns`` and the indices of the ``feature_columns``), else x1, x2..."""
+    columns, picked = meta.get("columns"), meta.get("feature_columns")
+    if isinstance(columns, list) and isinstance(picked, list) and len(picked) == n_features:
+        if all(isinstance(j, int) and 0 <= j < len(columns) for j in picked):
+            return [str(columns[j]) for j in picked]
+    return [f"x{j + 1}" for j in range(n_features)]
+
+
+def as_in_file(meta: dict, rows: np.ndarray) -> np.ndarray:
+    """Rows as the file had them: a standardised data set's scaling (``mean``, ``std``)
+    undone, so a reader sees the values they know."""
+    mean, std = meta.get("mean"), meta.get("std")
+    try:
+        mean, std = np.asarray(mean, np.float64), np.asarray(std, np.float64)
+    except (TypeError, ValueError):
+        return rows
+    if mean.shape != (rows.shape[1],) or std.shape != mean.shape:
+        return rows
+    return rows * std + mean
+
+
 def _table_rows(r: ReportInput, scores: metrics.Classification, rows: np.ndarray) -> str:
     y = np.asarray(r.targets)
     names = [c.name for c in scores.classes]
     shown = min(FEATURES_SHOWN, r.rows.shape[1])
     more = r.rows.shape[1] - shown
-    head = "".join(f"<th>x{j + 1}</th>" for j in range(shown)) + (
-        f"<th>… {more} more</th>" if more else ""
-    )
+    columns = feature_columns(r.meta, r.rows.shape[1])[:shown]
+    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    head += f"<th>… {more} more</th>" if more else ""
+    values = as_in_file(r.meta, r.rows[rows])[:, :shown]
     body = []
-    for i in rows:
+    for i, row in zip(rows, values):
         right = scores.predicted[i] == y[i]
-        values = "".join(f"<td>{_cell(v)}</td>" for v in r.rows[i, :shown])
+        cells = "".join(f"<td>{_cell(v)}</td>" for v in row)
         body.append(
             f'<tr class="{"right" if right else "wrong"}"><td>{i}</td>'
             f"<td>{escape(names[y[i]])}</td><td>{escape(names[scores.predicted[i]])}</td>"
-            f"<td>{_confidence(r, scores.confidence[i])}</td>{values}"
+            f"<td>{_confidence(r, scores.confidence[i])}</td>{cells}"
             f"{'<td>…</td>' if more else ''}</tr>"
         )
     return (

@@ -18,6 +18,13 @@ import numpy as np
 
 from . import metrics, svg
 
+# the task's main metric per epoch, as the history names it: (key, axis label, scale)
+MAIN_METRIC = {
+    "classification": ("accuracy", "accuracy (%)", 100.0),
+    "multilabel": ("subset_accuracy", "subset accuracy (%)", 100.0),
+    "regression": ("r2", "R²", 1.0),
+}
+
 STOP_REASONS = {
     "epochs": "all epochs done",
     "patience": "stopped early: no improvement on validation (patience)",
@@ -40,6 +47,7 @@ class ReportInput:
     architecture: dict = field(default_factory=dict)  # Network.config()
     meta: dict = field(default_factory=dict)  # the model file's metadata
     loss: float | None = None  # the network's own loss on these rows
+    evaluated: dict | None = None  # Network.evaluate's metrics of the task (not classification)
     image_shape: tuple[int, ...] | None = None  # (H, W) or (H, W, C): show rows as images
     probabilities: bool = True  # outputs are probabilities (softmax), not just scores
     model_path: str | None = None
@@ -176,20 +184,14 @@ def curves_section(r: ReportInput) -> str:
             lines(("loss", "val_loss", "test_loss")), "loss per epoch", "epoch", "loss", **mark
         )
     ]
-    if any(
-        h.get("val_accuracy") is not None or h.get("train_accuracy") is not None for h in history
-    ):
+    metric, label, scale = MAIN_METRIC.get(r.task, MAIN_METRIC["classification"])
+    keys = (f"train_{metric}", f"val_{metric}", f"test_{metric}")
+    if any(h.get(key) is not None for h in history for key in keys):
         charts.append(
-            svg.line_chart(
-                lines(("train_accuracy", "val_accuracy", "test_accuracy"), 100.0),
-                "accuracy per epoch",
-                "epoch",
-                "accuracy (%)",
-                **mark,
-            )
+            svg.line_chart(lines(keys, scale), f"{label} per epoch", "epoch", label, **mark)
         )
     note = (
-        "<p class=note>Train loss and accuracy are the running means over each epoch's "
+        "<p class=note>Train loss (and accuracy) are running means over each epoch's "
         "mini-batches; validation and test are measured after the epoch. The best epoch "
         "is chosen on validation only.</p>"
     )
@@ -205,18 +207,36 @@ def _finite(value, scale: float) -> float | None:
 # --- metrics ------------------------------------------------------------------------------
 
 
+# the scalar metrics of Network.evaluate per task, in the order shown, with their names
+TASK_METRICS = {
+    "regression": (("r2", "R²"), ("rmse", "RMSE"), ("mae", "MAE"), ("loss", "loss")),
+    "multilabel": (("subset_accuracy", "subset accuracy"), ("hamming_loss", "Hamming loss"),
+                   ("micro_f1", "micro F1"), ("macro_f1", "macro F1"), ("loss", "loss")),
+}  # fmt: skip
+
+
+def _big(items: list[tuple[str, str]]) -> str:
+    return (
+        '<div class="big">'
+        + "".join(
+            f"<div><b>{value}</b><span>{escape(label)}</span></div>" for value, label in items
+        )
+        + "</div>"
+    )
+
+
 def metrics_section(
     r: ReportInput, scores: metrics.Classification | None, errors: list[metrics.OutputError] | None
 ) -> str:
     body = ""
     if scores is not None:
-        body += (
-            '<div class="big">'
-            f"<div><b>{pct(scores.accuracy)}</b><span>accuracy</span></div>"
-            f"<div><b>{num(scores.loss)}</b><span>loss</span></div>"
-            f"<div><b>{pct(scores.macro_f1)}</b><span>mean F1 over classes</span></div>"
-            f"<div><b>{scores.n:,}</b><span>samples</span></div></div>"
-        )
+        body += _big([(pct(scores.accuracy), "accuracy"), (num(scores.loss), "loss"),
+                      (pct(scores.macro_f1), "mean F1 over classes"),
+                      (f"{scores.n:,}", "samples")])  # fmt: skip
+    elif r.evaluated:
+        shown = [(num(r.evaluated.get(key)), label)
+                 for key, label in TASK_METRICS.get(r.task, ()) if key in r.evaluated]  # fmt: skip
+        body += _big([*shown, (f"{len(r.outputs):,}", "samples")])
     if errors is not None:
         rows = "".join(
             f"<tr><td>{escape(e.name)}</td><td>{num(e.mae, '.4g')}</td>"
@@ -227,24 +247,25 @@ def metrics_section(
             "<table class=numbers><thead><tr><th>output</th><th>MAE</th><th>RMSE</th>"
             f"<th>R²</th></tr></thead><tbody>{rows}</tbody></table>"
         )
-        if r.loss is not None:
-            body += f"<p>loss {num(r.loss)} on {len(r.outputs):,} samples</p>"
     history = _history(r.meta)
     best = _trained(r.meta).get("best_epoch")
     if history:
+        metric, label, scale = MAIN_METRIC.get(r.task, MAIN_METRIC["classification"])
+        shown = pct if scale == 100.0 else num
         record = history[best - 1] if isinstance(best, int) and 0 < best <= len(history) else {}
-        last = history[-1]
         rows = []
-        for label, h in ((f"best epoch ({best})", record), (f"last epoch ({len(history)})", last)):
+        for name, h in ((f"best epoch ({best})", record), (f"last epoch ({len(history)})",
+                                                             history[-1])):  # fmt: skip
             if h:
                 rows.append(
-                    f"<tr><td>{escape(label)}</td><td>{pct(h.get('val_accuracy'))}</td>"
-                    f"<td>{num(h.get('val_loss'))}</td><td>{pct(h.get('test_accuracy'))}"
+                    f"<tr><td>{escape(name)}</td><td>{shown(h.get('val_' + metric))}</td>"
+                    f"<td>{num(h.get('val_loss'))}</td><td>{shown(h.get('test_' + metric))}"
                     f"</td><td>{num(h.get('test_loss'))}</td></tr>"
                 )
+        label = label.removesuffix(" (%)")
         body += (
             "<h3>During training</h3><table class=numbers><thead><tr><th></th>"
-            "<th>validation accuracy</th><th>validation loss</th><th>test accuracy</th>"
+            f"<th>validation {label}</th><th>validation loss</th><th>test {label}</th>"
             f"<th>test loss</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
         )
     return body
