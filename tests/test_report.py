@@ -15,6 +15,7 @@ and takes full-page screenshots in one call.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -481,6 +482,49 @@ def test_browser_table_and_regression(browser, tmp_path):
     seen = look(browser, report, tmp_path / "shots")
     assert_renders(seen, ["run", "metrics", "regression"], images=False)
     assert seen.svgs == 2 * 3  # per output: scatter, residuals, histogram
+
+
+def write_regression_csv(path: Path, rows: int = 600) -> Path:
+    """Two targets (price, area) of four features, a little noise: R^2 near 1 is learnable."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(rows, 4))
+    price = 3 * X[:, 0] - 2 * X[:, 1] ** 2 + X[:, 2] * X[:, 3] + rng.normal(0, 0.3, rows) + 50
+    area = 10 * X[:, 1] + rng.normal(0, 1, rows) + 100
+    lines = ["a,b,c,d,price,area"] + [
+        ",".join(f"{v:.4f}" for v in row) + f",{p:.3f},{a:.3f}" for row, p, a in zip(X, price, area)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.slow
+def test_browser_csv_regression(browser, offline, capsys):
+    """numrec-train and numrec-eval --report on a CSV regression (the tasks work: linear
+    outputs, Network.evaluate's r2 / rmse / mae, predictions in the targets' units)."""
+    from numrec.cli import evaluate, train
+
+    if not hasattr(numrec.Network, "target_scaling"):
+        pytest.skip("regression models need the tasks work (Network.target_scaling)")
+    path = write_regression_csv(offline / "houses.csv")
+    data = ["--dataset", "csv", "--path", str(path), "--target-columns", "price,area",
+            "--scale", "standardize"]  # fmt: skip
+    model, trained_report, report = offline / "r.npz", offline / "train.html", offline / "r.html"
+    code = train.main([*data, "--epochs", "12", "--hidden", "32", "--save", str(model),
+                       "--report", str(trained_report), "--quiet"])  # fmt: skip
+    assert code == 0
+    assert evaluate.main([str(model), *data, "--report", str(report), "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    page = Page(report.read_text())
+    cells = re.sub(r"\s+", " ", " ".join(page.text))
+    for j, name in enumerate(["price", "area"]):  # the per-output table, as numrec-eval says
+        mae, rmse, r2 = (scores[f"{m}_outputs"][j] for m in ("mae", "rmse", "r2"))
+        assert f"{name} {mae:.4g} {rmse:.4g} {r2:.4f}" in cells
+    assert scores["r2"] > 0.8
+    sections = ["run", "curves", "metrics", "regression"]
+    for html in (trained_report, report):
+        seen = look(browser, html, offline / "shots" / html.stem)
+        assert_renders(seen, sections, images=False)
+        assert seen.svgs == 2 + 2 * 3  # two learning curves; per output three charts
 
 
 @pytest.mark.slow
