@@ -92,9 +92,9 @@ class Page(HTMLParser):
             self.titles.append(data)
 
     def confusion(self, names: list[str]) -> np.ndarray:
-        """The heat map read back from its cells' tooltips."""
+        """The heat map read back from its cells' tooltips (a cell not drawn is empty)."""
         index = {n: i for i, n in enumerate(names)}
-        counts = np.full((len(names), len(names)), -1)
+        counts = np.zeros((len(names), len(names)), dtype=np.int64)
         for title in self.titles:
             m = re.fullmatch(r"true (.+), predicted (.+): (\d+) \(.*\)", title)
             if m:
@@ -140,6 +140,22 @@ def test_page_can_fetch_nothing(digits):
     assert "<b>zero</b>" not in html and "&lt;b&gt;zero&lt;/b&gt;" in html
     assert "<script>x</script>" not in html
     assert page.confusion(names).sum() == len(ds.test)  # escaped names read back
+
+
+@pytest.mark.parametrize("k", [10, 26, 47, 62, 100])
+def test_heat_map_fits_a_page(k):
+    from numrec.report.svg import heat_map
+
+    rng = np.random.default_rng(k)
+    counts = np.diag(rng.integers(300, 400, k)) + rng.poisson(0.3, (k, k))
+    names = [f"class {c}" for c in range(k)]
+    svg = heat_map(counts, names)
+    width = float(re.search(r'width="(\d+)"', svg)[1])
+    assert width <= 1070, (k, width)  # the page's column at 1120 px, less its padding
+    counts_drawn = re.findall(r'text-anchor="middle">(\d+)</text>', svg)
+    if k <= 62:  # every non-empty cell shows its count while digits stay legible
+        assert len(counts_drawn) == np.count_nonzero(counts)
+    assert svg.count("<title>") == np.count_nonzero(counts | np.eye(k, dtype=np.int64))
 
 
 def test_png_decodes_with_pillow():
@@ -455,7 +471,9 @@ def test_browser_many_classes(browser, tmp_path, split):
     report = write_report(tmp_path / f"{split}.html", net, X_test, y_test,
                           source=f"EMNIST-like {split} test")  # fmt: skip
     page = Page(report.read_text())
-    assert (page.confusion(names) >= 0).all()  # a cell for every pair of the real names
+    confusion = np.zeros((len(names), len(names)), dtype=np.int64)
+    np.add.at(confusion, (y_test, net.predict(X_test)), 1)
+    assert np.array_equal(page.confusion(names), confusion)  # read back by the real names
     seen = look(browser, report, tmp_path / "shots")
     assert_renders(seen, IMAGE_SECTIONS)
     per_class = 5
