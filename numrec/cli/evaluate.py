@@ -27,6 +27,7 @@ examples:
   numrec-eval model.npz --dataset csv --train train.csv --test test.csv --json
   numrec-eval model.npz --images t10k-images-idx3-ubyte.gz --labels t10k-labels-idx1-ubyte.gz
   numrec-eval model.npz --plot confusion.png
+  numrec-eval model.npz --report report.html  curves, confusion heat map, mistakes: one page
 
 MODEL is a .npz written by numrec-train (or Network.save), a checkpoint of numrec-train
 (its current weights), or a text model of the Rust number_recognition project. Only the
@@ -65,6 +66,13 @@ def build_parser(dataset: str, default_note: str) -> tuple[Parser, dict[str, str
         type=common.path_with_suffix(PLOT_SUFFIXES),
         metavar="FILE.png",
         help="draw the confusion matrix (needs matplotlib: pip install 'numrec[plot]')",
+    )
+    out.add_argument(
+        "--report",
+        type=common.path_with_suffix((".html", ".htm")),
+        metavar="FILE.html",
+        help="also write a self-contained HTML report: curves, per-class scores, confusion "
+        "matrix, the most confident mistakes",
     )
     out.add_argument("--json", action="store_true", help="print the results as JSON")
     out.add_argument(
@@ -127,6 +135,13 @@ def _main(argv: list[str]) -> int:
         print(json.dumps(result, indent=2))
     else:
         print("\n".join(text_report(result)))
+    if args.report:
+        from ..report import write_report
+
+        path = write_report(args.report, net, X, y, names=names, source=source,
+                            model_path=args.model, threads=args.threads)  # fmt: skip
+        if not args.json:
+            print(f"report written to {path}")
     if args.plot:
         path = plot_confusion(result, args.plot)
         if not args.json:

@@ -247,4 +247,9 @@ class Session:
             print(json.dumps(report.clean(info), indent=2))
         elif not self.quiet:
             print("\n".join(report.summary_lines(info)))
+        if args.report:  # the HTML report: the model on the test split, with this run's history
+            from ..report import run_report
+
+            path = run_report(args.report, net, ds, trainer, self.stored_run(), model)
+            self.note(f"report written to {path}")
         return common.EXIT_OK

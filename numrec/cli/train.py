@@ -153,6 +153,13 @@ def build_parser(dataset: str) -> tuple[Parser, dict[str, str]]:
         help="draw loss and accuracy curves (needs matplotlib: pip install 'numrec[plot]')",
     )
     out.add_argument(
+        "--report",
+        type=common.path_with_suffix((".html", ".htm")),
+        metavar="FILE.html",
+        help="write a self-contained HTML report of the model on the test split as the run "
+        "ends: curves, per-class scores, confusion matrix, the most confident mistakes",
+    )
+    out.add_argument(
         "--quiet",
         "-q",
         action="store_true",
@@ -264,7 +271,7 @@ def resume_command(checkpoint: Path, args=None) -> str:
     """The command that continues a run: the checkpoint, and the output paths of this run
     (a checkpoint stores none, so a resumed run writes only where its command says)."""
     words = [PROG, "--resume", str(checkpoint)]
-    for dest in ("save", "metrics", "plot"):
+    for dest in ("save", "metrics", "plot", "report"):
         value = getattr(args, dest, None)
         if value is not None:
             words += ["--" + dest, str(Path(value).expanduser().resolve())]
