@@ -4,7 +4,6 @@ sections in order, and an atomic write (a reader sees the old report or the new 
 from __future__ import annotations
 
 import os
-import tempfile
 from html import escape
 from pathlib import Path
 
@@ -108,25 +107,8 @@ def render(r: ReportInput) -> str:
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` via a temp file in the same folder, fsync and
-    rename, so a crash never leaves half a report behind."""
-    path = Path(path).expanduser()
-    if path.is_dir():
-        raise IsADirectoryError(
-            f"{path}: is a folder; give a file name such as {path / 'report.html'}"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        mask = os.umask(0o022)  # mkstemp makes the file private; give it a plain open's mode
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    """Write ``text`` (UTF-8) to ``path`` through ``numrec.fileio``, like every file numrec
+    writes: a crash never leaves half a report behind."""
+    from ..fileio import write_bytes
+
+    return write_bytes(path, text.encode("utf-8"))
