@@ -1,7 +1,9 @@
-"""Shared fixtures: a numrec cache in a temp dir, a clean plugin host, a local HTTP server."""
+"""Shared fixtures: a numrec cache in a temp dir, a clean plugin host, the environment of a
+console script run in-process, local HTTP servers."""
 
 from __future__ import annotations
 
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,6 +18,20 @@ def numrec_cache(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("NUMREC_DATA", str(root))
     monkeypatch.delenv("NUMREC_MIRROR", raising=False)
     return root
+
+
+@pytest.fixture
+def cli_inprocess(tmp_path, monkeypatch, numrec_plugin_host):
+    """This process's environment as ``cli_helpers.cli_env`` makes a subprocess's: an empty
+    cache, no outside plugin, every download refused at once. For ``cli_helpers.run_main``."""
+    from cli_helpers import cli_env
+
+    for name in [k for k in os.environ if k.startswith("NUMREC_")]:
+        monkeypatch.delenv(name)
+    for name, value in cli_env(tmp_path).items():
+        if os.environ.get(name) != value:
+            monkeypatch.setenv(name, value)
+    return tmp_path
 
 
 @pytest.fixture
