@@ -122,6 +122,7 @@ def test_every_mirror_hanging_is_offline_within_the_answer_timeout(
     assert leftovers(numrec_cache) == []
 
 
+@pytest.mark.slow
 def test_the_default_answer_timeout_is_about_5_s(numrec_cache, hanging_url):
     start = time.monotonic()
     with pytest.raises(DownloadError):
@@ -275,6 +276,7 @@ fetch("toy", "data.bin", [sys.argv[1]], progress=False)
 """
 
 
+@pytest.mark.slow
 def test_sigkill_mid_download_leaves_a_temp_file_the_next_download_removes(
     numrec_cache, numrec_http_server
 ):
