@@ -219,10 +219,12 @@ class Comm:
 
 SENTINEL_GRACE = 2.0  # seconds the launcher gets to end the other ranks before the sentinel
 
-# Run as `python -I -c SENTINEL MARKS SIZE GRACE RANK:PID...`: stdlib only (it must not
-# import numrec, numba or MPI), in its own session so that the launcher's clean-up of the
-# ranks does not reach it. Its stderr is the first local rank's, which the launcher keeps
-# forwarding while any process holds it open.
+# Run as `python -I -c SENTINEL MARKS SIZE GRACE LISTEN_FD RANK:PID...` by the first
+# local rank: stdlib only (it must not import numrec, numba or MPI), in its own session so
+# that the launcher's clean-up of the ranks does not reach it. Each local rank connects to
+# it once (LISTEN_FD, a Unix socket in MARKS) and keeps the connection open: the kernel
+# closes it when the rank exits, however it exits. It writes to the stderr of the launcher
+# itself, which outlives a launcher's forwarding of its ranks' output.
 SENTINEL = r"""
 import os, select, shutil, signal, socket, sys, time
 marks, size, grace, fd = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])

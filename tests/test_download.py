@@ -112,7 +112,7 @@ def test_every_mirror_hanging_is_offline_within_the_answer_timeout(
         fetch("toy", "data.bin", urls, sha256=SHA256, timeout=30, answer_timeout=2)
     took = time.monotonic() - start
     print(f"three hanging mirrors: gave up after {took:.2f} s")
-    assert 2 <= took < 4, took
+    assert 2 <= took < 6, took  # one after the other, it would be 3 x 2 s at least
     reasons = [why for _, why in info.value.attempts]
     assert reasons == ["timed out: no answer within 2 s"] * 3
     assert is_network_failure(info.value)
@@ -127,7 +127,7 @@ def test_the_default_answer_timeout_is_about_5_s(numrec_cache, hanging_url):
     start = time.monotonic()
     with pytest.raises(DownloadError):
         fetch("toy", "data.bin", [hanging_url(), hanging_url()], progress=False)
-    assert 5 <= time.monotonic() - start < 7
+    assert 5 <= time.monotonic() - start < 9.5  # not 2 x 5 s
 
 
 def test_a_hanging_mirror_does_not_hide_a_live_one(numrec_cache, numrec_http_server, hanging_url):
@@ -137,7 +137,7 @@ def test_a_hanging_mirror_does_not_hide_a_live_one(numrec_cache, numrec_http_ser
     path = fetch("toy", "data.bin", [hanging_url(), server.url + "/good/"], sha256=SHA256,
                  answer_timeout=1, progress=False)  # fmt: skip
     assert path.read_bytes() == BODY
-    assert time.monotonic() - start < 3
+    assert time.monotonic() - start < 10  # not the 30 s read timeout
 
 
 def test_a_slow_but_live_mirror_still_downloads_in_full(numrec_cache, numrec_http_server):
@@ -157,8 +157,8 @@ def test_a_slow_but_live_mirror_still_downloads_in_full(numrec_cache, numrec_htt
 def test_refused_connection_is_a_network_failure(numrec_cache, refused_url):
     start = time.monotonic()
     with pytest.raises(DownloadError, match="cannot connect") as info:
-        fetch("toy", "data.bin", [refused_url], timeout=2, progress=False)
-    assert time.monotonic() - start < 1  # a refusal is an answer: no waiting for the timeout
+        fetch("toy", "data.bin", [refused_url], timeout=30, answer_timeout=20, progress=False)
+    assert time.monotonic() - start < 10  # a refusal is an answer: no waiting for a timeout
     assert is_network_failure(info.value)
 
 
@@ -213,7 +213,7 @@ def test_an_announced_length_over_the_size_is_refused_before_reading(
     start = time.monotonic()
     with pytest.raises(DownloadError, match=f"the server announces {len(BODY) * 20} bytes"):
         fetch("toy", "data.bin", [server.url + "/big/"], size=len(BODY), progress=False)
-    assert time.monotonic() - start < 3
+    assert time.monotonic() - start < 4.5  # less than the server's first pause
 
 
 def test_interrupt_leaves_nothing_in_the_cache(numrec_cache, numrec_http_server, monkeypatch):
