@@ -306,6 +306,11 @@ while open_:
     if set(os.listdir(marks)) - {"sentinel", "reported"}:
         continue  # numrec ended a rank itself and said why, or a normal end
     open(os.path.join(marks, "reported"), "w").close()  # the survivors then stay quiet
+    # a rank whose main thread has already exited while its other threads (and so its
+    # open files) are still being torn down died before the ones whose line closed: a
+    # peer can see it gone (an MPI error) and end itself before that rank's line closes
+    dying = [r for f, (c, r) in conns.items() if f in open_ and not alive(pids.get(r, -1))]
+    ended = dying or ended
     who = " or ".join(str(r) for r in sorted(ended))
     pid = ", ".join(str(pids.get(r, "?")) for r in sorted(ended))
     # a new line first: the rank's progress bar may have left the cursor mid-line
