@@ -271,10 +271,13 @@ def launcher_stderr():
 out = launcher_stderr()
 
 def alive(pid):
+    # not exiting: a zombie, or a main thread with PF_EXITING (0x4) in its flags, which the
+    # kernel sets first thing in an exit, before the memory or the files are let go
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return fields[0] not in ("Z", "X") and not int(fields[6]) & 0x4
+    except (OSError, IndexError, ValueError):
         return False
 
 server = socket.socket(fileno=fd)
@@ -306,9 +309,9 @@ while open_:
     if set(os.listdir(marks)) - {"sentinel", "reported"}:
         continue  # numrec ended a rank itself and said why, or a normal end
     open(os.path.join(marks, "reported"), "w").close()  # the survivors then stay quiet
-    # a rank whose main thread has already exited while its other threads (and so its
-    # open files) are still being torn down died before the ones whose line closed: a
-    # peer can see it gone (an MPI error) and end itself before that rank's line closes
+    # a rank that is exiting while its other threads (and so its open files) are still
+    # being torn down died before the ones whose line closed: a peer can see it gone (an
+    # MPI error) and end itself before that rank's line closes
     dying = [r for f, (c, r) in conns.items() if f in open_ and not alive(pids.get(r, -1))]
     ended = dying or ended
     who = " or ".join(str(r) for r in sorted(ended))
