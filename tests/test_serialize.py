@@ -88,6 +88,7 @@ def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
 
 
+@pytest.mark.slow
 def test_kill_9_during_saves_leaves_a_loadable_file(tmp_path):
     path = tmp_path / "big.npz"
     code = textwrap.dedent(f"""
