@@ -234,7 +234,7 @@ def test_a_model_is_not_a_checkpoint_but_a_checkpoint_is_a_model(tmp_path):
         load_checkpoint(model)
     trainer = Trainer(small_net(), tiny_dataset(), epochs=1, progress=False)
     trainer.run()
-    checkpoint = save_checkpoint(tmp_path / "c.npz", trainer, {"args": {"dataset": "mnist"}})
+    checkpoint = save_checkpoint(tmp_path / "c.npz", trainer, {"run": {"dataset": "mnist"}})
     net = load_network(checkpoint)  # its current weights (issue 14)
     np.testing.assert_array_equal(net.theta, trainer.net.theta)
     assert net.sizes == trainer.net.sizes
