@@ -65,7 +65,7 @@ class ProgressBar:
         postfix = {"loss": f"{record['loss']:.4f}"}
         if record.get("val_loss") is not None:
             postfix["val_loss"] = _fmt(record["val_loss"], ".4f")
-            postfix["val_acc"] = _fmt(record["val_accuracy"], ".4f")
+            postfix["val_acc"] = _fmt(record.get("val_accuracy"), ".4f")
         postfix["test_acc"] = _fmt(record.get("test_accuracy"), ".4f")
         postfix["train"] = f"{record['samples_per_s']:.3g}/s"  # training alone
         self.bar.set_postfix(postfix)

@@ -336,7 +336,7 @@ def _architecture(path: Path, doc: dict) -> dict:
             f"{path}: architecture 'sizes' must list 2 or more positive layer sizes, "
             f"got {sizes!r:.80}"
         )
-    allowed = {"sizes", "hidden", "alpha", "output", "loss", "init"}
+    allowed = {"sizes", "hidden", "alpha", "output", "loss", "init", "huber_delta"}
     return {k: v for k, v in arch.items() if k in allowed}
 
 

@@ -101,7 +101,7 @@ class Session:
         ds = self.load_data() if self.comm is None else self.load_shared()
         if len(ds.train) == 0:
             raise ValueError(f"data set {ds.name!r} has no training samples")
-        net = self.network.build(ds.n_features, ds.num_classes, seed=config.seed)
+        net = self.network.build(ds.n_features, ds.num_classes, seed=config.seed, task=ds.task)
         net.class_names = list(ds.class_names)
         steps = LocalSteps()
         if self.comm is not None:
