@@ -21,7 +21,7 @@ SCRIPT = textwrap.dedent(
     import numrec
     for threads in (1, 4):
         net = numrec.Network([12, 16, 8, 3], seed=5)
-        numrec.train(net, blobs(n=300), epochs=2, batch_size=100, threads=threads, seed=9,
+        numrec.train(net, blobs(n=300), epochs=2, batch_size=100, threads=threads, seed=9, lr=0.05,
                      progress=False)
         print(threads, hashlib.sha256(net.theta.tobytes()).hexdigest())
     """
