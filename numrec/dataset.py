@@ -20,7 +20,6 @@ import numpy as np
 
 from .errors import DatasetError
 
-
 TASKS = ("classification", "multilabel", "regression")
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import INITS
 from . import metrics
+from .config import INITS
 from .kernels.codes import HIDDEN, OUTPUT, shard_size
 from .kernels.infer import forward_all
 from .kernels.step import NO_LABELS, NO_WEIGHTS, batch_gradient, task_plan
@@ -159,7 +159,7 @@ class Network:
 
     @property
     def task(self) -> str:
-        """"classification", "multilabel" or "regression": as trained (``meta["task"]``),
+        """The task, "classification", "multilabel" or "regression": as trained (``meta["task"]``),
         else from the outputs (linear: regression; else classification)."""
         stored = self.meta.get("task")
         if stored in metrics.TASKS:

@@ -616,15 +616,20 @@ def check_task(net: Network, task: str, monitor: str) -> None:
         "regression": net.output == "linear",
     }[task]
     if not fits:
-        wanted = {"classification": "softmax (or sigmoid)", "multilabel": "sigmoid (with "
-                  "loss cross_entropy)", "regression": "linear (loss mse, mae or huber)"}[task]  # fmt: skip
+        wanted = {
+            "classification": "softmax (or sigmoid)",
+            "multilabel": "sigmoid (with loss cross_entropy)",
+            "regression": "linear (loss mse, mae or huber)",
+        }[task]
         raise ValueError(
             f"the data set's task is {task} but the network's output is {net.output!r}; "
             f"expected output {wanted}"
         )
     allowed = [f"val_{m}" for m in metrics.METRICS[task]]
     if monitor not in allowed:
-        raise ValueError(f"monitor={monitor!r} is not a {task} metric; use one of {', '.join(allowed)}")
+        raise ValueError(
+            f"monitor={monitor!r} is not a {task} metric; use one of {', '.join(allowed)}"
+        )
     net.meta["task"] = task
 
 

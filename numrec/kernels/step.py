@@ -140,9 +140,7 @@ def shard_pass(k, X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws, w)
     D = deltas[k]
     forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, n, hidden, output, alpha)
     P = block(acts, a_off[L] + row0 * sizes[L], n, sizes[L])
-    loss, correct = output_delta(
-        P, T[:n], output, inv, block(D, d_off[L], n, sizes[L]), W, delta
-    )
+    loss, correct = output_delta(P, T[:n], output, inv, block(D, d_off[L], n, sizes[L]), W, delta)
     backprop_deltas(theta, w_off, sizes, a_off, acts, row0, n, d_off, D, hidden, alpha)
     store_transposed(D, d_off, sizes, row0, n, count, deltas_t, t_off)
     return loss, correct
@@ -237,9 +235,7 @@ def weight_sum(w, rows, start, count):
 
 
 @njit(**PARALLEL_JIT)
-def train_batches(
-    X, y, perm, first, count, batch, lrs, scale, net, fn, plan, opt, state, ws, Y, w
-):
+def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, plan, opt, state, ws, Y, w):
     """Train on mini-batches first .. first+count-1 of the epoch order ``perm``
     (``lrs[b]`` is the learning rate of batch first+b; X rows are multiplied by ``scale``).
 
