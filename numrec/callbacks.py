@@ -55,9 +55,12 @@ class ProgressBar:
             dynamic_ncols=True,
         )
 
-    def on_batches(self, samples: int, loss: float, accuracy: float) -> None:
+    def on_batches(self, samples: int, loss: float, accuracy: float | None) -> None:
         self.bar.update(samples)
-        self.bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.3f}")
+        if accuracy is None:  # multilabel and regression: no arg-max accuracy
+            self.bar.set_postfix(loss=f"{loss:.4f}")
+        else:
+            self.bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.3f}")
 
     def on_epoch_end(self, record: dict, network) -> None:
         if self.bar is None:

@@ -435,7 +435,8 @@ class Trainer:
             p[2] += result.seen
             p[3] += time.perf_counter() - start
             self.batch += result.batches
-            self._each("on_batches", result.seen, p[0] / max(p[2], 1), p[1] / max(p[2], 1))
+            accuracy = p[1] / max(p[2], 1) if self.task == "classification" else None
+            self._each("on_batches", result.seen, p[0] / max(p[2], 1), accuracy)
             if not result.finite:
                 self._each("on_interrupt")
                 raise TrainingDiverged(self._divergence(epoch, float(lrs[self.batch])))
