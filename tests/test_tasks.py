@@ -257,3 +257,35 @@ def test_task_and_outputs_must_agree():
                      progress=False)  # fmt: skip
     with pytest.raises(numrec.DatasetError, match="sample_weight must hold one weight per row"):
         numrec.Split(ds.train.X, ds.train.y, np.ones(3))
+
+
+def test_class_weight_setting_from_the_command_line_and_json():
+    rule = next(f for f in numrec.TrainConfig.settings() if f.name == "class_weight")
+    rule = rule.metadata["rule"]
+    assert rule.parse("balanced") == "balanced" and rule.parse("none") is None
+    assert rule.parse("cat=2, 1=0.5") == {"cat": 2.0, "1": 0.5}
+    for bad in ("cat", "cat=-1", "=2", "cat=x"):
+        with pytest.raises(ValueError, match="must be 'balanced' or a mapping"):
+            rule.parse(bad)
+    config = numrec.TrainConfig(class_weight={0: 3, "dog": 1.5})
+    assert numrec.TrainConfig.from_dict(config.to_dict()).class_weight == {"0": 3.0, "dog": 1.5}
+
+
+def test_a_resumed_regression_run_is_bit_identical():
+    from numrec.training import Trainer
+
+    def run(epochs, state=None):
+        net = numrec.Network([6, 12, 2], output="linear", loss="huber", huber_delta=0.5, seed=3)
+        trainer = Trainer(net, regression_data(), epochs=epochs, schedule="constant",
+                          restore_best=False, progress=False)  # fmt: skip
+        if state is not None:
+            trainer.load_state_dict(state)
+        trainer.run()
+        return trainer
+
+    whole = run(4)
+    half = run(2)
+    resumed = run(4, half.state_dict())
+    np.testing.assert_array_equal(whole.net.theta, resumed.net.theta)
+    assert [h["test_r2"] for h in whole.history] == [h["test_r2"] for h in resumed.history]
+    assert resumed.net.meta["target_std"] == whole.net.meta["target_std"]
