@@ -346,6 +346,8 @@ class Network:
         """(task, targets in the user's form) for ``evaluate``: labels, 0/1 or value rows."""
         y = np.asarray(y)
         task = self.task
+        if y.ndim == 2 and self.output == "softmax":  # one-hot (or soft) rows: their arg-max
+            return "classification", self.labels(y.argmax(1) if y.size else y[:, 0], n)
         if y.ndim == 2 or task == "regression":
             if task == "classification":
                 task = "multilabel" if self.output == "sigmoid" else "regression"
