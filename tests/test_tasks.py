@@ -289,3 +289,44 @@ def test_a_resumed_regression_run_is_bit_identical():
     np.testing.assert_array_equal(whole.net.theta, resumed.net.theta)
     assert [h["test_r2"] for h in whole.history] == [h["test_r2"] for h in resumed.history]
     assert resumed.net.meta["target_std"] == whole.net.meta["target_std"]
+
+
+def test_mpi_ranks_partial_regression_gradients_add_up():
+    """Data-parallel pieces (no MPI needed): each rank's share of a regression batch,
+    targets standardised alike on every rank, adds up to the one-process gradient."""
+    from numrec.distributed import MpiSteps
+    from numrec.kernels.step import batch_gradient
+    from numrec.mpi import Comm
+    from numrec.training import Trainer
+
+    def fake_comm(rank, size):
+        comm = object.__new__(Comm)
+        comm.rank, comm.size, comm.local_size = rank, size, size
+        return comm
+
+    ds, batch = regression_data(n=150), 40
+    parts = [
+        Trainer(numrec.Network([6, 9, 2], output="linear", seed=2), ds, batch_size=batch,
+                steps=MpiSteps(fake_comm(r, 3)), progress=False)
+        for r in range(3)
+    ]  # fmt: skip
+    total = np.zeros(parts[0].net.n_params)
+    for t in parts:
+        rows, starts = t.steps.epoch_rows(t, t.order(0))
+        ws = t.steps.workspace(t.net, batch)
+        batch_gradient(t.X, t.y, t.Y, rows, int(starts[0]), int(starts[1] - starts[0]), batch,
+                       t.scale, t.net.params(), t.net.codes(), t.net.plan(batch), ws)  # fmt: skip
+        total += ws.grad
+    one = Trainer(numrec.Network([6, 9, 2], output="linear", seed=2), ds, batch_size=batch,
+                  progress=False)  # fmt: skip
+    rows = one.train_rows[one.order(0)[:batch]]
+    dW, db = one.net.gradients(ds.train.X[rows], one.Y[rows])
+    net = one.net
+    expected = np.zeros(net.n_params)
+    for o, g in zip(list(net.w_off) + list(net.b_off), dW + db):
+        expected[o : o + g.size] = g.ravel()
+    np.testing.assert_allclose(total, expected, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="not supported with MPI yet"):
+        Trainer(numrec.Network([6, 9, 2], output="linear"), numrec.Dataset(
+            "w", numrec.Split(ds.train.X, ds.train.y, np.ones(len(ds.train))), ds.test,
+            ds.class_names), steps=MpiSteps(fake_comm(0, 2)), progress=False)  # fmt: skip
