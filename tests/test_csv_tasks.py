@@ -275,3 +275,28 @@ def test_balanced_class_weight_raises_the_recall_of_a_rare_class():
     print(f"recall of the cut class: {recall[None]:.4f} unweighted, "
           f"{recall['balanced']:.4f} balanced")  # fmt: skip
     assert recall["balanced"] >= recall[None] + 0.1
+
+
+def test_predict_rows_of_a_byte_valued_csv_model(tmp_path):
+    """A model trained on whole numbers 0..255 (kept as bytes, scaled by 1/255) predicts
+    raw rows alike, with or without the header and the label column."""
+    from cli_helpers import write_csv
+
+    data = write_csv(tmp_path / "bytes.csv", rows=150, features=6)
+    env = cli_env(tmp_path)
+    model = tmp_path / "b.npz"
+    result = run("numrec-train", "--dataset", "csv", "--path", data, "--hidden", "8",
+                 "--epochs", "2", "--save", model, "--quiet", env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    table = np.loadtxt(data, delimiter=",", skiprows=1, dtype=np.int64)
+    net = numrec.Network.load(model)
+    want = [net.class_names[i] for i in net.predict(table[:, 1:].astype(np.uint8))]
+    with_header = json.loads(run("numrec-predict", model, data, "--json", env=env).stdout)
+    assert [r["label"] for r in with_header] == want
+    bare = tmp_path / "bare.csv"
+    bare.write_text("\n".join(",".join(map(str, r)) for r in table[:, 1:]) + "\n")
+    rows = run("numrec-predict", model, bare, env=env).stdout.splitlines()
+    assert [r.split(",")[2] for r in rows[1:]] == want
+    bare.write_text("1,2,3,4,5,300\n")
+    refused = run("numrec-predict", model, bare, env=env)
+    assert refused.returncode == 2 and "whole numbers 0..255" in refused.stderr
