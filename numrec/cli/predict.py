@@ -42,6 +42,7 @@ examples:
   numrec-predict model.npz digit.png
   numrec-predict model.npz photo.jpg scan.bmp --top 3
   numrec-predict model.npz *.png --json       [{"path", "label", "probability"}, ...]
+  numrec-predict csv-model.npz rows.csv       one prediction per row, as CSV
 
 Images need Pillow: pip install 'numrec[image]'.
 Exit status: 0 done, 2 bad usage or data (e.g. a file that is not an image), 130 interrupted.
