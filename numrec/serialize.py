@@ -384,7 +384,7 @@ def _architecture(path: Path, doc: dict) -> dict:
             f"{path}: architecture 'sizes' must list 2 or more positive layer sizes, "
             f"got {sizes!r:.80}"
         )
-    allowed = {"sizes", "hidden", "alpha", "output", "loss", "init"}
+    allowed = {"sizes", "hidden", "alpha", "output", "loss", "init", "huber_delta"}
     arch = {k: v for k, v in arch.items() if k in allowed}
     for key in ("hidden", "output", "loss", "init"):  # --activation, --output, --loss, --init
         if (
@@ -397,6 +397,11 @@ def _architecture(path: Path, doc: dict) -> dict:
             )
     if "alpha" in arch:
         arch["alpha"] = _alpha(path, arch["alpha"])
+    if "huber_delta" in arch:  # --huber-delta's rule: a positive number
+        delta = _alpha(path, arch["huber_delta"])
+        if delta <= 0:
+            raise DatasetError(f"{path}: architecture 'huber_delta' must be positive, got {delta}")
+        arch["huber_delta"] = delta
     return arch
 
 

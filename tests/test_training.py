@@ -95,7 +95,7 @@ def test_patience_stops_and_the_best_weights_are_restored():
     assert history[-1]["stopped"] == "patience" and len(history) == best["epoch"] + 3
     assert [h["epoch"] for h in history if h["best"]][-1] == best["epoch"]
     trainer = Trainer(net, ds, progress=False)  # the same validation rows (same seed)
-    assert trainer._scores("val")[1] == pytest.approx(best["val_loss"], abs=1e-6)
+    assert trainer._scores("val")["loss"] == pytest.approx(best["val_loss"], abs=1e-6)
 
 
 def test_the_test_split_decides_nothing():

@@ -129,6 +129,13 @@ def _main(argv: list[str]) -> int:
     common.check_threads(args.threads)
     options = common.dataset_options(args, dests)
     X, y, names, source = _data(args, options, net)
+    if net.task != "classification":  # multilabel or regression: the task's metrics
+        if args.plot:
+            raise UsageError(f"--plot draws a confusion matrix, not for a {net.task} model")
+        result = net.evaluate(X, y, args.threads)
+        result.update(task=net.task, outputs=list(names), model=str(args.model), data=source)
+        print(json.dumps(result, indent=2) if args.json else "\n".join(task_report(result)))
+        return common.EXIT_OK
     result = evaluate(net, X, y, names, args.threads)
     result.update(model=str(args.model), data=source)
     if args.json:
@@ -241,6 +248,28 @@ def text_report(result: dict) -> list[str]:
     lines.append(" " * 10 + "".join(f"{n[:8]:>{width}}" for n in names))
     for name, row in zip(names, confusion, strict=True):
         lines.append(f"{name[:10]:<10}" + "".join(f"{v:>{width}}" for v in row))
+    return lines
+
+
+def task_report(result: dict) -> list[str]:
+    """The metrics of a multilabel or regression model (``Network.evaluate``)."""
+    lines = [f"model:    {result['model']}", f"data:     {result['data']}", ""]
+    if result["task"] == "multilabel":
+        lines.append(
+            f"subset accuracy: {100 * result['subset_accuracy']:.2f} %   Hamming loss: "
+            f"{result['hamming_loss']:.4f}   F1 micro {result['micro_f1']:.4f}, macro "
+            f"{result['macro_f1']:.4f}   loss: {result['loss']:.4f}"
+        )
+        return lines
+    lines.append(
+        f"R^2: {result['r2']:.4f}   RMSE: {result['rmse']:.4g}   MAE: {result['mae']:.4g}   "
+        f"loss (standardised targets): {result['loss']:.4f}"
+    )
+    if len(result["outputs"]) > 1:
+        lines += ["", "output          R^2        RMSE         MAE"]
+        for name, r2, rmse, mae in zip(result["outputs"], result["r2_outputs"],
+                                       result["rmse_outputs"], result["mae_outputs"]):  # fmt: skip
+            lines.append(f"{name[:12]:<12}  {r2:6.4f}  {rmse:10.4g}  {mae:10.4g}")
     return lines
 
 

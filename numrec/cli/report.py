@@ -77,6 +77,8 @@ def summary(trainer, wall_seconds: float) -> dict:
         "best_val_accuracy": best_record.get("val_accuracy"),
         "model_epoch": model_epoch,
         "test_accuracy": model_record.get("test_accuracy"),
+        # every test metric of the task (multilabel, regression: no accuracy)
+        "test_metrics": {k[5:]: v for k, v in model_record.items() if k.startswith("test_")},
         "test_loss": model_record.get("test_loss"),
         "final_train_loss": history[-1]["loss"] if history else None,
         "train_seconds": seconds,
@@ -96,6 +98,7 @@ def summary_lines(info: dict) -> list[str]:
         return "-" if x is None else f"{100 * x:.2f} %"
 
     rate = info["samples_per_s"]
+    classified = "accuracy" in info.get("test_metrics", {"accuracy": None})
     lines = [
         f"trained {info['epochs']} epoch(s) on {info['dataset']} in {info['wall_seconds']:.1f} s "
         f"(training {info['train_seconds']:.1f} s"
@@ -105,13 +108,17 @@ def summary_lines(info: dict) -> list[str]:
     if info["best_epoch"] is not None:
         lines.append(
             f"best epoch {info['best_epoch']} by {info['monitor']}: validation loss "
-            f"{info['best_val_loss']:.4f}, accuracy {pct(info['best_val_accuracy'])}"
+            f"{info['best_val_loss']:.4f}"
+            + (f", accuracy {pct(info['best_val_accuracy'])}" if classified else "")
         )
     if info["test_accuracy"] is not None:
         lines.append(
             f"test (the model, epoch {info['model_epoch']}): accuracy "
             f"{pct(info['test_accuracy'])}, loss {info['test_loss']:.4f}"
         )
+    elif info.get("test_metrics", {}).get("loss") is not None:
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in info["test_metrics"].items())
+        lines.append(f"test (the model, epoch {info['model_epoch']}): {shown}")
     lines.append(
         f"model saved to {info['model']}"
         if info["model"]
