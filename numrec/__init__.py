@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from importlib import import_module
 
+# first: a console script interrupted while importing exits 130 quietly (see the module)
+from . import _early_signals  # noqa: F401
 from .dataset import Dataset, Split
 from .errors import DatasetError, DownloadError
 from .hookspecs import hookimpl

@@ -55,18 +55,27 @@ class ProgressBar:
             dynamic_ncols=True,
         )
 
-    def on_batches(self, samples: int, loss: float, accuracy: float) -> None:
+    def on_batches(self, samples: int, loss: float, accuracy: float | None) -> None:
         self.bar.update(samples)
-        self.bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.3f}")
+        if accuracy is None:  # multilabel and regression: no arg-max accuracy
+            self.bar.set_postfix(loss=f"{loss:.4f}")
+        else:
+            self.bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.3f}")
 
     def on_epoch_end(self, record: dict, network) -> None:
         if self.bar is None:
             return
         postfix = {"loss": f"{record['loss']:.4f}"}
+        # the task's headline metric: accuracy, multilabel subset accuracy, regression R^2
+        key, short = next(
+            ((k, s) for k, s in (("subset_accuracy", "subset_acc"), ("r2", "r2"))
+             if f"test_{k}" in record),
+            ("accuracy", "acc"),
+        )  # fmt: skip
         if record.get("val_loss") is not None:
             postfix["val_loss"] = _fmt(record["val_loss"], ".4f")
-            postfix["val_acc"] = _fmt(record["val_accuracy"], ".4f")
-        postfix["test_acc"] = _fmt(record.get("test_accuracy"), ".4f")
+            postfix[f"val_{short}"] = _fmt(record.get(f"val_{key}"), ".4f")
+        postfix[f"test_{short}"] = _fmt(record.get(f"test_{key}"), ".4f")
         postfix["train"] = f"{record['samples_per_s']:.3g}/s"  # training alone
         self.bar.set_postfix(postfix)
         self.bar.close()

@@ -24,7 +24,13 @@ from typing import Any
 from .kernels.codes import HIDDEN, OPTIMIZERS, OUTPUT
 
 SCHEDULES = ("constant", "step", "cosine", "plateau")
-MONITORS = ("val_loss", "val_accuracy")
+# the validation metrics of every task (numrec.metrics); the trainer checks that the
+# monitored one belongs to the data set's task
+MONITORS = (
+    "val_loss", "val_accuracy",
+    "val_subset_accuracy", "val_hamming_loss", "val_micro_f1", "val_macro_f1",
+    "val_r2", "val_rmse", "val_mae",
+)  # fmt: skip
 INITS = ("he", "glorot", "uniform")
 
 
@@ -92,6 +98,45 @@ class Rule:
             raise ValueError(f"expected {self.describe()}, got {text!r}") from None
         try:
             return self.check("value", value)
+        except ValueError:
+            raise ValueError(f"must be {self.describe()}, got {text!r}") from None
+
+
+@dataclass(frozen=True)
+class ClassWeightRule(Rule):
+    """``class_weight``: "balanced", or a mapping class -> weight (a class by its name or
+    its number); on the command line ``balanced`` or ``NAME=W,NAME=W``."""
+
+    def _coerce(self, value: Any) -> Any:
+        if isinstance(value, str):
+            if value != "balanced":
+                raise ValueError
+            return value
+        if not hasattr(value, "items"):
+            raise TypeError
+        weights = {}
+        for key, weight in value.items():
+            if isinstance(key, bool) or isinstance(weight, (bool, str)):
+                raise TypeError
+            weight = float(weight)
+            if not (math.isfinite(weight) and weight >= 0):
+                raise ValueError
+            weights[str(key)] = weight
+        if not weights:
+            raise ValueError
+        return weights
+
+    def parse(self, text: str) -> Any:
+        text = text.strip()
+        if text.lower() in ("none", ""):
+            return None
+        if text == "balanced":
+            return text
+        try:
+            pairs = [part.split("=") for part in text.split(",")]
+            if any(len(p) != 2 or not p[0].strip() for p in pairs):
+                raise ValueError
+            return self.check("value", {k.strip(): float(w) for k, w in pairs})
         except ValueError:
             raise ValueError(f"must be {self.describe()}, got {text!r}") from None
 
@@ -255,6 +300,17 @@ class TrainConfig(_Settings):
         "stop once the validation accuracy reaches this (e.g. 0.97)",
         resumable=True,
     )
+    class_weight: Any = setting(
+        None,
+        ClassWeightRule(
+            dict,
+            "'balanced' or a mapping class -> weight >= 0 (CLI: balanced or NAME=W,NAME=W)",
+            optional=True,
+        ),
+        "weigh each class's rows in the training loss (classification): balanced "
+        "(n / (classes x rows of the class), as scikit-learn) or CLASS=W,... (a class by "
+        "name or number; others 1); the loss is sum(w l) / sum(w) per batch",
+    )
     threads: int | None = setting(
         None,
         _optional(whole(1)),
@@ -305,21 +361,35 @@ class NetworkConfig(_Settings):
         "leaky_relu", Rule(str, "", choices=tuple(HIDDEN)), "activation of the hidden layers"
     )
     alpha: float = setting(0.01, number(0, 1e6, low_open=False), "slope of leaky ReLU below zero")
-    output: str = setting(
-        "softmax", Rule(str, "", choices=tuple(sorted({o for o, _ in OUTPUT}))), "output activation"
+    output: str | None = setting(
+        None,
+        Rule(str, "", choices=tuple(sorted({o for o, _ in OUTPUT})), optional=True),
+        "output activation (default: by the data set's task: softmax for classification, "
+        "sigmoid for multilabel, linear for regression)",
     )
     loss: str | None = setting(
         None,
         Rule(str, "", choices=tuple(sorted({lo for _, lo in OUTPUT})), optional=True),
-        "loss (default: cross_entropy for softmax, mse for sigmoid, the seed's quadratic cost)",
+        "loss (default: cross_entropy for softmax and for multilabel, mse for sigmoid - the "
+        "seed's quadratic cost - and for linear outputs)",
     )
     init: str = setting("he", Rule(str, "", choices=INITS), "weight initialisation")
+    huber_delta: float = setting(
+        1.0, number(0), "the Huber loss's delta (loss huber), in standardised target units"
+    )
 
-    def build(self, n_inputs: int, n_outputs: int, seed: int | None = 0):
-        """A ``numrec.Network`` of this shape for the data set's sizes."""
+    def build(self, n_inputs: int, n_outputs: int, seed: int | None = 0,
+              task: str = "classification"):  # fmt: skip
+        """A ``numrec.Network`` of this shape for the data set's sizes and task."""
         from .network import Network
 
+        output = self.output or {"multilabel": "sigmoid", "regression": "linear"}.get(
+            task, "softmax"
+        )
+        loss = self.loss
+        if loss is None and task == "multilabel" and output == "sigmoid":
+            loss = "cross_entropy"
         return Network(
             [n_inputs, *self.hidden, n_outputs], hidden=self.activation, alpha=self.alpha,
-            output=self.output, loss=self.loss, init=self.init, seed=seed,
+            output=output, loss=loss, init=self.init, seed=seed, huber_delta=self.huber_delta,
         )  # fmt: skip

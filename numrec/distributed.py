@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 
-from .kernels.step import NO_TARGETS, apply_update, batch_gradient
+from .kernels.step import apply_update, batch_gradient
 from .mpi import Comm, as_comm, partition
 from .network import Network
 from .runtime import compile_notice, hide_compile_notices, max_threads
@@ -77,7 +77,7 @@ class MpiSteps:
 
     def warm_up(self, t) -> None:
         # the passes this strategy calls (not the whole-loop train_batches)
-        if len(t.y) < 1:
+        if len(t.X) < 1:
             raise ValueError(
                 f"the training split has {len(t.train_rows)} samples, too few for the "
                 f"{self.comm.size} ranks: every rank needs at least one"
@@ -85,7 +85,7 @@ class MpiSteps:
         ws = self.workspace(t.net, 1)
         rows = np.zeros(1, dtype=np.int64)  # one real row: the passes compile and run
         with compile_notice("data-parallel training"):
-            batch_gradient(t.X, t.y, NO_TARGETS, rows, 0, 1, 1, t.scale, t.net.params(),
+            batch_gradient(t.X, t.y, t.Y, rows, 0, 1, 1, t.scale, t.net.params(),
                            t.net.codes(), t.net.plan(1), ws)  # fmt: skip
             apply_update(t.net.theta[:0], ws.grad[:0], 0.0, t.optimizer.kernel_args(),
                          t.m[:0], t.v[:0], 1)  # fmt: skip
@@ -95,7 +95,7 @@ class MpiSteps:
         begins among them: batch b is rows[starts[b]:starts[b + 1]]."""
         everyone = t.train_rows[order]
         lo = t.row_offset
-        mine = (everyone >= lo) & (everyone < lo + len(t.y))
+        mine = (everyone >= lo) & (everyone < lo + len(t.X))
         rows = everyone[mine] - lo
         batch_starts = np.arange(0, len(everyone), t.batch_size)
         counts = np.add.reduceat(mine.astype(np.int64), batch_starts)
@@ -115,7 +115,7 @@ class MpiSteps:
             total = min(t.batch_size, t.n_samples - b * t.batch_size)
             first, last = int(starts[b]), int(starts[b + 1])
             loss, hits = batch_gradient(
-                t.X, t.y, NO_TARGETS, rows, first, last - first, total, t.scale, params,
+                t.X, t.y, t.Y, rows, first, last - first, total, t.scale, params,
                 codes, plan, ws,
             )  # fmt: skip
             exchange[p], exchange[p + 1] = loss, hits

@@ -8,8 +8,10 @@ centred by their centre of mass in a 28x28 field, as light ink on a black backgr
 (LeCun et al., http://yann.lecun.com/exdb/mnist/). A network trained on them only
 recognises digits presented the same way, so every image goes through the same steps:
 
-1. decode (Pillow; any format it reads: PNG, BMP, JPEG, PGM, GIF, TIFF...), apply the
-   EXIF orientation of photos, drop colour and transparency;
+1. decode (Pillow; any format it reads: PNG, BMP, JPEG, PGM, GIF, TIFF...), refusing
+   images over ``MAX_PIXELS`` before decoding and shrinking large ones to ``MAX_SIDE``
+   first (bounded memory), apply the EXIF orientation of photos, drop colour and
+   transparency;
 2. make the ink light on a dark background: a light background (paper) is inverted;
 3. subtract the background level (grey paper, uneven light) and stretch the ink to 0..255;
 4. crop to the ink, fit it in a 20x20 box preserving its aspect ratio (area averaging);
@@ -29,6 +31,16 @@ import numpy as np
 from .errors import DatasetError
 
 MNIST_SIDE, MNIST_BOX = 28, 20
+# Larger images are refused before they are decoded: an 8000x8000 PNG would need 2 GB on
+# the way to float64. Decoding itself (and Pillow's shrinking, which may copy an RGBA
+# image once) is bounded by the decoded size. (A JPEG is decoded at 1/2 to 1/8 of its
+# size where that is enough, so larger photos pass.)
+MAX_PIXELS = 30_000_000
+MAX_DECODED_BYTES = 64 << 20  # e.g. 30 Mpx grey, 22 Mpx RGB (5700x3900), 16 Mpx RGBA
+# Images are box-averaged down to this side before any float64 copy (a digit ends in a
+# 20x20 box; 1024 keeps ~50 source pixels a side per output pixel for the area resize;
+# each float64 copy of the steps below is then at most 8 MB).
+MAX_SIDE = 1024
 # share of the strongest ink that counts as ink when cropping: lower lets paper noise widen
 # the crop, higher cuts the faint ends of strokes (0.25 was best on noisy, enlarged digits)
 INK_THRESHOLD = 0.25
@@ -46,6 +58,17 @@ def load_greyscale(path: str | os.PathLike) -> np.ndarray:
     path = Path(path).expanduser()
     try:
         with Image.open(path) as image:
+            # JPEG can decode at 1/2, 1/4 or 1/8 of its size: enough for a 20x20 digit
+            image.draft(image.mode if image.mode in ("L", "RGB") else None, (MAX_SIDE, MAX_SIDE))
+            width, height = image.size  # from the header: nothing is decoded yet
+            decoded = width * height * _bytes_per_pixel(image.mode)
+            if width * height > MAX_PIXELS or decoded > MAX_DECODED_BYTES:
+                raise DatasetError(
+                    f"{path}: an image of {width}x{height} = {width * height:,} pixels "
+                    f"({image.mode}, {decoded / 2**20:.0f} MB decoded); expected at most "
+                    f"{MAX_PIXELS:,} pixels and {MAX_DECODED_BYTES >> 20} MB: scale it down first"
+                )
+            image = _shrink(image)
             image = ImageOps.exif_transpose(image)  # photos from phones are often rotated
             return _grey(image)
     except FileNotFoundError:
@@ -60,6 +83,26 @@ def load_greyscale(path: str | os.PathLike) -> np.ndarray:
         raise DatasetError(f"{path}: image too large to decode safely: {e}") from None
     except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt data
         raise DatasetError(f"{path}: damaged image: {e}") from None
+
+
+def _bytes_per_pixel(mode: str) -> int:
+    if mode in ("I", "F", "RGBX", "RGBA", "CMYK", "RGBa"):
+        return 4
+    if mode.startswith("I;16") or mode in ("LA", "PA", "La"):
+        return 2
+    return 3 if mode in ("RGB", "YCbCr", "LAB", "HSV") else 1
+
+
+def _shrink(image):
+    """Box-average an image larger than MAX_SIDE down to it (an integer factor), in
+    Pillow's own mode, before it becomes float64 (8 bytes a pixel)."""
+    factor = -(-max(image.size) // MAX_SIDE)
+    if factor <= 1:
+        return image
+    if image.mode not in ("L", "LA", "RGB", "RGBA", "F"):
+        has_alpha = image.mode in ("P", "PA") or "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "F" if image.mode[0] == "I" else "L")
+    return image.reduce(factor)
 
 
 def _grey(image) -> np.ndarray:

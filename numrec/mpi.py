@@ -18,12 +18,26 @@ without ``--kill-on-bad-exit``), and a rank may hang instead of dying. So the tr
 collectives are watched: one that has not finished after ``NUMREC_MPI_TIMEOUT`` seconds
 (default 300) ends this process with a message naming the rank, and the launcher then
 ends the job.
+
+A rank that is killed (SIGKILL, the out-of-memory killer, a segfault) cannot say so, and
+the launcher's own report is not dependable (MPICH's sometimes prints nothing, and its
+mpiexec kills the other ranks before their collectives fail). So on each machine the
+job's first local rank starts a sentinel: a small process outside the launcher's reach
+that watches the local ranks' pids. Every rank that ends through numrec (a normal exit, a
+reported error, the watchdog) first leaves a mark; when a rank vanishes before any mark
+exists, the sentinel prints ``numrec: rank R of N (pid P) died ...; the job was ended``,
+and ends the local ranks the launcher left running.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import secrets
+import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -99,6 +113,10 @@ class Comm:
         # ranks sharing this machine: they share its cores too
         local = comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
         self.local_size = local.Get_size()
+        # (rank, pid) of each of them, for the sentinel (lowest rank first)
+        self.local_members: list[tuple[int, int]] = sorted(
+            local.allgather((self.rank, os.getpid()))
+        )
         local.Free()
         self._since: float | None = None  # start of the watched collective in progress
         self._what = ""
@@ -150,8 +168,30 @@ class Comm:
         self._what, self._since = what, time.monotonic()
         try:
             yield
+        except self.MPI.Exception as e:
+            self._peer_lost(what, e)
         finally:
             self._since = None
+
+    def _peer_lost(self, what: str, error: Exception) -> None:
+        """A collective failed (MPI saw a peer vanish): end the job with one line. The
+        sentinel names the dead rank when it can; this rank waits for it a moment, alive,
+        so that the launcher still forwards the sentinel's line."""
+        deadline = time.monotonic() + SENTINEL_GRACE / 2
+        while not _sentinel_reported() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not _sentinel_reported():
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else "MPI error"
+            print(
+                f"\nnumrec: rank {self.rank} of {self.size}: the {what} exchange failed "
+                f"({reason}): another rank died; the job was ended",
+                file=sys.stderr,
+                flush=True,
+            )
+        mark_exit()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.comm.Abort(EXIT_LOST_RANK)
 
     def _start_watchdog(self) -> None:
         if self._watchdog is None:
@@ -171,7 +211,189 @@ class Comm:
                     file=sys.stderr,
                     flush=True,
                 )
+                mark_exit()
                 os._exit(EXIT_LOST_RANK)  # the main thread is stuck inside MPI
+
+
+# --- the sentinel: one line for a rank that died without a word ---------------------------
+
+SENTINEL_GRACE = 2.0  # seconds the launcher gets to end the other ranks before the sentinel
+
+# Run as `python -I -c SENTINEL MARKS SIZE GRACE LISTEN_FD RANK:PID...` by the first
+# local rank: stdlib only (it must not import numrec, numba or MPI), in its own session so
+# that the launcher's clean-up of the ranks does not reach it. Each local rank connects to
+# it once (LISTEN_FD, a Unix socket in MARKS) and keeps the connection open: the kernel
+# closes it when the rank exits, however it exits. It writes to the stderr of the launcher
+# itself, which outlives a launcher's forwarding of its ranks' output.
+SENTINEL = r"""
+import os, select, shutil, signal, socket, sys, time
+marks, size, grace, fd = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+pids = {int(r): int(p) for r, p in (m.split(":") for m in sys.argv[5:])}  # rank -> pid
+# Woken the moment a rank's connection closes (its exit closes it, before the launcher can
+# hear of the death and end the others), it must run at once to name the right rank:
+# real-time priority where allowed (it sleeps all the time), else a better nice value.
+for wish in (lambda: os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1)),
+             lambda: os.nice(-10)):
+    try:
+        wish()
+        break
+    except (AttributeError, OSError):
+        pass
+
+LAUNCHERS = {"mpiexec", "mpiexec.hydra", "mpirun", "hydra_pmi_proxy", "srun", "orterun",
+             "prterun", "prted", "orted"}
+
+def launcher_stderr():
+    # the stderr of the outermost launcher above us on this machine, opened now: a launcher
+    # that tears down at once (an MPI abort) may stop forwarding its ranks' output before
+    # this process has spoken, but the user's own stderr is still there
+    pid, top = os.getppid(), None
+    for _ in range(16):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{pid}/comm") as f:
+                name = f.read().strip()
+        except (OSError, ValueError, IndexError):
+            break
+        if name in LAUNCHERS:
+            top = pid
+        if ppid <= 1:
+            break
+        pid = ppid
+    if top is not None:
+        try:
+            return open(f"/proc/{top}/fd/2", "w")
+        except OSError:
+            pass
+    return sys.stderr
+
+out = launcher_stderr()
+
+def alive(pid):
+    # not exiting: a zombie, or a main thread with PF_EXITING (0x4) in its flags, which the
+    # kernel sets first thing in an exit, before the memory or the files are let go
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return fields[0] not in ("Z", "X") and not int(fields[6]) & 0x4
+    except (OSError, IndexError, ValueError):
+        return False
+
+server = socket.socket(fileno=fd)
+server.settimeout(120)
+conns = {}  # fd -> (socket, rank)
+try:
+    while len(conns) < len(pids):
+        conn, _ = server.accept()
+        conn.settimeout(30)
+        rank = int(conn.recv(16).split(b"\n")[0])
+        conns[conn.fileno()] = (conn, rank)
+except (OSError, ValueError):
+    pass  # a rank that never connected is not watched
+server.close()
+poller = select.poll()
+for f in conns:
+    poller.register(f, select.POLLIN | select.POLLHUP)
+open_, reported = set(conns), False
+while open_:
+    ended = []
+    for f, _ in poller.poll():
+        if f in open_ and not conns[f][0].recv(64):
+            ended.append(conns[f][1])
+            open_.discard(f)
+            poller.unregister(f)
+    if not ended or reported:
+        continue
+    reported = True
+    if set(os.listdir(marks)) - {"sentinel", "reported"}:
+        continue  # numrec ended a rank itself and said why, or a normal end
+    open(os.path.join(marks, "reported"), "w").close()  # the survivors then stay quiet
+    # a rank that is exiting while its other threads (and so its open files) are still
+    # being torn down died before the ones whose line closed: a peer can see it gone (an
+    # MPI error) and end itself before that rank's line closes
+    dying = [r for f, (c, r) in conns.items() if f in open_ and not alive(pids.get(r, -1))]
+    ended = dying or ended
+    who = " or ".join(str(r) for r in sorted(ended))
+    pid = ", ".join(str(pids.get(r, "?")) for r in sorted(ended))
+    # a new line first: the rank's progress bar may have left the cursor mid-line
+    print(f"\nnumrec: rank {who} of {size} (pid {pid}) died without a word from numrec "
+          "(killed by a signal, or out of memory?); the job was ended",
+          file=out, flush=True)
+    end = time.monotonic() + grace
+    while time.monotonic() < end and any(alive(p) for p in pids.values()):
+        time.sleep(0.05)
+    for p in pids.values():  # the launcher left them waiting for the dead rank: end them
+        if alive(p):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+shutil.rmtree(marks, ignore_errors=True)
+"""
+
+_marks: str | None = None  # this job's folder of exit marks on this machine
+_line: socket.socket | None = None  # this rank's connection to the sentinel, open till exit
+
+
+def _start_sentinel(comm: Comm) -> None:
+    """Start the sentinel (first local rank) and arrange this rank's exit mark."""
+    global _marks
+    token = comm.bcast(secrets.token_hex(4))  # this job's, in every rank
+    if not os.path.exists("/proc/self/stat"):  # the sentinel reads Linux's /proc
+        return
+    leader_rank, leader_pid = comm.local_members[0]
+    _marks = os.path.join(tempfile.gettempdir(), f"numrec-mpi-{leader_pid}-{token}")
+    if comm.rank == leader_rank:
+        try:
+            os.mkdir(_marks, 0o700)
+            # listening before any rank connects (world() has a barrier after this)
+            with socket.socket(socket.AF_UNIX) as server:
+                server.bind(os.path.join(_marks, "sentinel"))
+                server.listen(64)
+                members = [f"{r}:{p}" for r, p in comm.local_members]
+                quiet = {k: v for k, v in os.environ.items() if not _launcher_variable(k)}
+                args = [_marks, str(comm.size), str(SENTINEL_GRACE), str(server.fileno())]
+                subprocess.Popen([sys.executable, "-I", "-c", SENTINEL, *args, *members],
+                                 env=quiet, stdin=subprocess.DEVNULL, start_new_session=True,
+                                 pass_fds=[server.fileno()])  # fmt: skip
+        except OSError:
+            _marks = None  # no sentinel (the watchdog and the launcher still end the job)
+    atexit.register(mark_exit)
+
+
+def _connect_sentinel(comm: Comm) -> None:
+    """Open this rank's line to the sentinel; its exit, however it comes, closes it."""
+    global _line
+    if _marks is None:
+        return
+    line = socket.socket(socket.AF_UNIX)
+    try:
+        line.connect(os.path.join(_marks, "sentinel"))
+        line.sendall(f"{comm.rank}\n".encode())
+    except OSError:
+        line.close()
+        return
+    _line = line
+
+
+def _sentinel_reported() -> bool:
+    return _marks is not None and os.path.exists(os.path.join(_marks, "reported"))
+
+
+def _launcher_variable(name: str) -> bool:
+    return name.startswith(("PMI_", "PMIX_", "OMPI_", "HYDRA_", "MPIR_", "SLURM_"))
+
+
+def mark_exit() -> None:
+    """Tell the sentinel that this rank ends through numrec (which has said why)."""
+    if _marks is None or _world is None:
+        return
+    try:
+        with open(os.path.join(_marks, str(_world.rank)), "w"):
+            pass
+    except OSError:
+        pass
 
 
 _world: Comm | None = None
@@ -197,6 +419,10 @@ def world() -> Comm | None:
         ) from None
     comm = Comm(MPI.COMM_WORLD)
     _world = comm if comm.size > 1 else None
+    if _world is not None:
+        _start_sentinel(comm)
+        comm.comm.Barrier()  # the sentinel listens before any rank connects or ends
+        _connect_sentinel(comm)
     return _world
 
 
@@ -214,6 +440,7 @@ def abort_job(code: int) -> None:
         return
     sys.stdout.flush()
     sys.stderr.flush()
+    mark_exit()
     _world.comm.Abort(code)
 
 

@@ -3,6 +3,13 @@
     net = numrec.Network([784, 256, 10], hidden="leaky_relu", alpha=0.01, seed=0)
     net.forward(X)            # (n, 10) output activations
     dW, db = net.gradients(X, y)
+    net.predict(X); net.evaluate(X, y)   # per task: labels, 0/1 rows or values; metrics
+
+A network serves one task (``task``): "classification" (softmax or sigmoid outputs, int
+labels), "multilabel" (sigmoid + binary cross-entropy, 0/1 target rows) or "regression"
+(linear outputs with mse, mae or huber, value rows). Training records the task and, for
+regression, the scaling of the targets (``meta["target_mean"]``, ``meta["target_std"]``:
+the network learns standardised targets, ``predict`` answers in the user's units).
 
 ``weights[l]`` (shape (out, in), the seed's convention z = W a + b) and ``biases[l]``
 are writable views into ``theta``, so the optimizer updates one contiguous buffer and
@@ -16,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from . import metrics
 from .config import INITS
 from .kernels.codes import HIDDEN, OUTPUT, shard_size
 from .kernels.infer import forward_all
-from .kernels.step import NO_LABELS, batch_gradient, task_plan
+from .kernels.step import NO_LABELS, NO_WEIGHTS, batch_gradient, task_plan
 from .kernels.structs import Codes, Params, Plan, Workspace
 from .runtime import compile_notice, engine_threads
 
@@ -44,6 +52,7 @@ class Network:
         loss: str | None = None,
         init: str = "he",
         seed: int | None = 0,
+        huber_delta: float = 1.0,
     ) -> None:
         sizes = tuple(int(s) for s in sizes)
         if len(sizes) < 2 or min(sizes) < 1:
@@ -53,6 +62,9 @@ class Network:
         self.alpha = float(alpha)
         if loss is None:
             loss = "cross_entropy" if output == "softmax" else "mse"
+        self.huber_delta = float(huber_delta)
+        if not (np.isfinite(self.huber_delta) and self.huber_delta > 0):
+            raise ValueError(f"huber_delta must be a positive number, got {huber_delta!r}")
         _choice("output activation", output, sorted({o for o, _ in OUTPUT}))
         _choice("loss", loss, sorted({lo for _, lo in OUTPUT}))
         if (output, loss) not in OUTPUT:
@@ -142,7 +154,27 @@ class Network:
 
     def codes(self) -> Codes:
         """The activation and output/loss codes, and leaky ReLU's slope."""
-        return Codes(HIDDEN[self.hidden], OUTPUT[(self.output, self.loss)], np.float32(self.alpha))
+        return Codes(HIDDEN[self.hidden], OUTPUT[(self.output, self.loss)],
+                     np.float32(self.alpha), np.float32(self.huber_delta))  # fmt: skip
+
+    @property
+    def task(self) -> str:
+        """The task, "classification", "multilabel" or "regression": as trained (``meta["task"]``),
+        else from the outputs (linear: regression; else classification)."""
+        stored = self.meta.get("task")
+        if stored in metrics.TASKS:
+            return stored
+        return "regression" if self.output == "linear" else "classification"
+
+    def target_scaling(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, std) of each regression output: the network's outputs times std plus
+        mean are the user's units (zeros and ones when the model stores none)."""
+        k = self.sizes[-1]
+        mean = np.asarray(self.meta.get("target_mean", np.zeros(k)), dtype=np.float64)
+        std = np.asarray(self.meta.get("target_std", np.ones(k)), dtype=np.float64)
+        if mean.shape != (k,) or std.shape != (k,):
+            raise ValueError(f"the model's target_mean and target_std must hold {k} numbers")
+        return mean, std
 
     def plan(self, batch: int) -> Plan:
         """Buffer layout and work split for mini-batches of up to ``batch`` rows: shards
@@ -205,6 +237,8 @@ class Network:
         k = self.sizes[-1]
         if Y.ndim == 1 and n == 1 and Y.size == k > 1 and np.issubdtype(Y.dtype, np.floating):
             Y = Y[None, :]  # the target row of a single sample
+        if Y.ndim == 1 and self.output == "linear" and k == 1:
+            Y = Y.reshape(-1, 1)  # one value per row
         if Y.ndim <= 1:
             T = np.zeros((n, k), dtype=np.float32)
             T[np.arange(n), self.labels(np.atleast_1d(Y), n)] = 1.0
@@ -243,51 +277,155 @@ class Network:
             forward_all(X, scale, self.params(), self.codes(), out)
         return out[0] if single else out
 
-    def gradients(self, X, Y) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """(dW, db): the gradient of the loss averaged over the rows of X.
-        Y holds int labels or target rows (one-hot, or any targets for mse)."""
+    def gradients(self, X, Y, sample_weight=None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(dW, db): the gradient of the loss averaged over the rows of X, or with
+        ``sample_weight`` (one per row) the weighted mean sum(w_i l_i) / sum(w_i).
+        Y holds int labels or target rows (one-hot, 0/1 rows, or values in the network's
+        units: regression targets as trained, i.e. standardised)."""
         X, scale, _ = self._input(X)
         n = X.shape[0]
         if n == 0:
             raise ValueError("gradients need at least one row")
         T = self.targets(Y, n)
+        w = NO_WEIGHTS if sample_weight is None else self.weights_of(sample_weight, n)
+        total = float(np.sum(w, dtype=np.float64)) if w.size else n
         ws = self.workspace(n)
         with engine_threads(), compile_notice("gradient"):
-            batch_gradient(X, NO_LABELS, T, np.arange(n), 0, n, n, scale, self.params(),
-                           self.codes(), self.plan(n), ws)  # fmt: skip
+            batch_gradient(X, NO_LABELS, T, np.arange(n), 0, n, total, scale, self.params(),
+                           self.codes(), self.plan(n), ws, w)  # fmt: skip
         g = ws.grad
         dW = [g[o : o + W.size].reshape(W.shape).copy() for o, W in zip(self.w_off, self.weights)]
         db = [g[o : o + b.size].copy() for o, b in zip(self.b_off, self.biases)]
         return dW, db
 
-    def predict(self, X, threads: int | None = None) -> np.ndarray:
-        """The most probable class of each row (an int, for a single row)."""
-        P = self.forward(X, threads)
+    @staticmethod
+    def weights_of(sample_weight, n: int, what: str = "sample_weight") -> np.ndarray:
+        """Validated float32 per-row weights: n finite numbers >= 0, not all 0."""
+        w = np.asarray(sample_weight)
+        if w.shape != (n,):
+            raise ValueError(f"{what} must have shape ({n},), one per row; got {w.shape}")
+        if not (np.issubdtype(w.dtype, np.number) or w.dtype == np.bool_):
+            raise ValueError(f"{what} must be numbers, got dtype {w.dtype}")
+        w = np.ascontiguousarray(w, dtype=np.float32)
+        if n and not (np.isfinite(w).all() and w.min() >= 0 and w.sum(dtype=np.float64) > 0):
+            raise ValueError(f"{what} must be finite numbers >= 0, not all 0")
+        return w
+
+    def preprocess(self, rows) -> np.ndarray:
+        """Raw feature rows (as in the user's file) made into this network's inputs with
+        the preprocessing stored at training (``meta["mean"]``, ``meta["std"]``: a
+        standardised CSV data set); rows as they are when it stores none."""
+        mean, std = self.meta.get("mean"), self.meta.get("std")
+        if mean is None or std is None:
+            return rows
+        X = np.asarray(rows, dtype=np.float64)
+        mean, std = np.asarray(mean, np.float64), np.asarray(std, np.float64)
+        if X.shape[-1] != mean.size or mean.shape != std.shape:
+            raise ValueError(
+                f"the rows have {X.shape[-1]} features but the model's standardisation "
+                f"holds {mean.size}"
+            )
+        return ((X - mean) / std).astype(np.float32)
+
+    def predict(self, X, threads: int | None = None, raw: bool = False) -> np.ndarray:
+        """Per task: the most probable class of each row (an int for a single row);
+        multilabel: a 0/1 row per row (an output of 0.5 or more says 1); regression:
+        the values in the user's units (the stored target scaling undone), shape (n,
+        outputs). ``raw=True``: X holds raw feature rows, prepared first as the training
+        rows were (``preprocess``)."""
+        P = self.forward(self.preprocess(X) if raw else X, threads)
+        task = self.task
+        if task == "regression":
+            mean, std = self.target_scaling()
+            return P * std + mean
+        if task == "multilabel":
+            return (P >= 0.5).astype(np.int64)
         return np.argmax(P, axis=-1)
 
-    def evaluate(self, X, y, threads: int | None = None) -> dict:
-        """{"accuracy", "loss", "n"}: accuracy and mean loss over the rows of X."""
+    def _task_targets(self, y, n: int) -> tuple[str, np.ndarray]:
+        """(task, targets in the user's form) for ``evaluate``: labels, 0/1 or value rows."""
+        y = np.asarray(y)
+        task = self.task
+        if y.ndim == 2 and self.output == "softmax":  # one-hot (or soft) rows: their arg-max
+            return "classification", self.labels(y.argmax(1) if y.size else y[:, 0], n)
+        if y.ndim == 2 or task == "regression":
+            if task == "classification":
+                task = "multilabel" if self.output == "sigmoid" else "regression"
+            k = self.sizes[-1]
+            Y = y.reshape(n, -1) if y.ndim == 1 and y.size == n else y
+            if Y.shape != (n, k):
+                raise ValueError(f"target rows must have shape ({n}, {k}), got {y.shape}")
+            Y = np.asarray(Y, dtype=np.float64)
+            if not np.isfinite(Y).all():
+                raise ValueError("targets contain NaN or inf")
+            return task, Y
+        return "classification", self.labels(y, n)
+
+    def evaluate(self, X, y, threads: int | None = None, sample_weight=None) -> dict:
+        """The task's metrics over the rows of X (``numrec.metrics``) and "loss" (the
+        training loss, weighted by ``sample_weight`` when given) and "n":
+        classification "accuracy"; multilabel "subset_accuracy", "hamming_loss",
+        "micro_f1", "macro_f1"; regression "r2", "rmse", "mae" (in the user's units)
+        and their values per output."""
         P = self.forward(X, threads)
         P = P[None, :] if P.ndim == 1 else P
         n = P.shape[0]
-        y = self.labels(np.atleast_1d(y), n)
-        if n == 0:
-            return {"accuracy": float("nan"), "loss": float("nan"), "n": 0}
-        return {"accuracy": float(np.mean(P.argmax(1) == y)), "loss": self.loss_of(P, y), "n": n}
+        y = np.asarray(y)
+        if y.ndim == 0 or (y.ndim == 1 and n == 1 and self.task != "classification"):
+            y = y.reshape(1, -1)
+        task, T = self._task_targets(y, n)
+        w = None if sample_weight is None else self.weights_of(sample_weight, n)
+        result = {"n": n, "loss": None}
+        if task == "regression":
+            mean, std = self.target_scaling()
+            result.update(metrics.scores(task, P * std + mean, T, mean))
+            T = (T - mean) / std
+        else:
+            result.update(metrics.scores(task, P, T))
+        if n:
+            result["loss"] = self.loss_of(P, T, w)
+        else:
+            result.update({k: float("nan") for k in ("loss", "accuracy") if k in result})
+        return result
 
-    def loss_of(self, P: np.ndarray, y: np.ndarray) -> float:
-        """Mean loss of output rows P against int labels y (float64 arithmetic)."""
+    def row_losses(self, P: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Each row's loss (float64) of outputs P against int labels or target rows in the
+        network's units (what the kernels compute, ``codes.OUTPUT``)."""
         P = P.astype(np.float64)
-        n = len(y)
+        n = len(P)
+        y = np.asarray(y)
         tiny = 1e-30
-        if self.loss == "cross_entropy" and self.output == "softmax":
-            return float(-np.log(np.maximum(P[np.arange(n), y], tiny)).mean())
-        T = np.zeros_like(P)
-        T[np.arange(n), y] = 1.0
+        if y.ndim == 1 and not (self.output == "linear" and P.shape[1] == 1):
+            labels = y.astype(np.int64)
+            if self.loss == "cross_entropy" and self.output == "softmax":
+                return -np.log(np.maximum(P[np.arange(n), labels], tiny))
+            T = np.zeros_like(P)
+            T[np.arange(n), labels] = 1.0
+        else:
+            T = np.asarray(y, dtype=np.float64).reshape(P.shape)
+        if self.output == "linear":
+            d = P - T
+            if self.loss == "mse":
+                return (d * d).mean(1)
+            if self.loss == "mae":
+                return np.abs(d).mean(1)
+            a, delta = np.abs(d), self.huber_delta
+            return np.where(a <= delta, 0.5 * d * d, delta * (a - 0.5 * delta)).mean(1)
         if self.loss == "mse":
-            return float(((P - T) ** 2).sum(1).mean())
+            return ((P - T) ** 2).sum(1)
+        if self.output == "softmax":
+            return -(T * np.log(np.maximum(P, tiny))).sum(1)
         bce = T * np.log(np.maximum(P, tiny)) + (1 - T) * np.log(np.maximum(1 - P, tiny))
-        return float(-bce.sum(1).mean())
+        return -bce.sum(1)
+
+    def loss_of(self, P: np.ndarray, y: np.ndarray, sample_weight=None) -> float:
+        """Mean loss of output rows P against int labels or target rows (in the network's
+        units), float64; with ``sample_weight`` the weighted mean sum(w l) / sum(w)."""
+        losses = self.row_losses(P, y)
+        if sample_weight is None:
+            return float(losses.mean())
+        w = np.asarray(sample_weight, dtype=np.float64)
+        return float((w * losses).sum() / w.sum())
 
     # -- housekeeping -------------------------------------------------------------------
     def config(self) -> dict:
@@ -299,6 +437,7 @@ class Network:
             "output": self.output,
             "loss": self.loss,
             "init": self.init,
+            **({"huber_delta": self.huber_delta} if self.loss == "huber" else {}),
         }
 
     def copy(self) -> Network:
@@ -320,6 +459,13 @@ class Network:
         from .serialize import load_network
 
         return load_network(path)
+
+    def to_onnx(self, path: str | Path, **options) -> Path:
+        """Write the network as an ONNX model, with numrec's input scaling inside the graph
+        (options: ``input_type`` "uint8" / "float32"; see ``numrec.export``)."""
+        from .export import export_onnx
+
+        return export_onnx(self, path, **options)
 
     def __repr__(self) -> str:
         arch = "-".join(map(str, self.sizes))

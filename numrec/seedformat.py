@@ -16,6 +16,7 @@ Every problem raises ``DatasetError`` naming the file and, where it applies, the
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -23,6 +24,8 @@ import numpy as np
 
 from .errors import DatasetError
 from .network import Network
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def load_seed_text(path: str | os.PathLike) -> Network:
@@ -66,9 +69,13 @@ def load_seed_text(path: str | os.PathLike) -> Network:
     try:
         alpha = float(line)
     except ValueError:
+        alpha = math.nan
+    # --alpha's rule (a number, 0 or more), within what the float32 engine can hold
+    if not (math.isfinite(alpha) and 0.0 <= alpha <= _FLOAT32_MAX):
         raise DatasetError(
-            f"{path}, line {number}: [alpha] must be a number, got {line!r:.40}"
-        ) from None
+            f"{path}, line {number}: [alpha] must be a finite number from 0 to "
+            f"{_FLOAT32_MAX:.4g}, got {line!r:.40}"
+        )
 
     # check the counts before allocating: [layers] alone must not decide the memory used
     for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
@@ -104,6 +111,12 @@ def _numbers(
         raise DatasetError(f"{path}, line {number}: not a list of numbers: {e}") from None
     if not np.isfinite(values).all():
         raise DatasetError(f"{path}, line {number}: contains NaN or inf")
+    if not whole and (np.abs(values) > _FLOAT32_MAX).any():
+        at = int(np.flatnonzero(np.abs(values) > _FLOAT32_MAX)[0])
+        raise DatasetError(
+            f"{path}, line {number}: value {at + 1} ({values[at]:g}) is beyond float32's "
+            f"range (+-{_FLOAT32_MAX:.4g}); the network's weights are float32"
+        )
     if whole and not np.all(values == np.round(values)):
         raise DatasetError(f"{path}, line {number}: expected whole numbers")
     if expect is not None and values.size != expect:

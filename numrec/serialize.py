@@ -5,20 +5,23 @@
     save_checkpoint("run.ckpt.npz", trainer, {"args": {...}})
     state, extra = load_checkpoint("run.ckpt.npz")      # trainer.load_state_dict(state)
 
-Files are written to a temporary file in the destination's folder and renamed into place
-(``os.replace``), so a crash or a ``kill -9`` in the middle of a save leaves the previous
-file whole. Reading never unpickles: each array is parsed from its ``.npy`` header, whose
-dtype and shape are checked against the metadata *before* any memory is allocated, so a
-malformed or hostile file costs no more than its own size and ends in one ``ValueError``
-(a ``DatasetError``) naming the file and what was expected.
+Files are written through ``numrec.fileio`` (a temporary file in the destination's
+folder, fsynced and renamed into place), so a crash or a ``kill -9`` in the middle of a
+save leaves the previous file whole. Reading never unpickles and never reads, writes or
+downloads anything the file names: each array is parsed from its ``.npy`` header, whose
+dtype and shape are checked against the metadata, the member's size in the zip and what
+its compressed bytes can hold *before* any memory is allocated, and compressed members
+are inflated in bounded chunks. A malformed or hostile file ends in one ``ValueError``
+(a ``DatasetError``) naming the file and what was expected; every stored value is checked
+by the rule of the numrec-train flag it came from.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ import numpy as np
 
 from . import __version__
 from .errors import DatasetError
+from .fileio import atomic_write, check_member, open_member, read_exactly, verify_member
 from .network import Network
 
 FORMAT = "numrec-model"
@@ -40,7 +44,7 @@ _MAX_META_CHARS = 16 << 20  # a model's metadata is a few kB; refuse absurd ones
 
 
 def _atomic_savez(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict) -> Path:
-    """Write ``arrays`` + ``meta`` (as JSON) to ``path`` via a temp file and os.replace."""
+    """Write ``arrays`` + ``meta`` (as JSON) to ``path`` atomically (``numrec.fileio``)."""
     path = Path(path).expanduser()
     if path.is_dir():
         raise IsADirectoryError(
@@ -49,27 +53,10 @@ def _atomic_savez(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: 
     if path.suffix != ".npz":
         # np.savez would append .npz to a file object's name anyway; be explicit instead
         raise ValueError(f"{path}: model and checkpoint files must end in .npz")
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(meta, allow_nan=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        # mkstemp makes the file private (0600); give it the permissions a plain open would
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as out:
-            np.savez(out, **{_META: np.array(text)}, **arrays)
-            out.flush()
-            os.fsync(out.fileno())  # the data must be on disk before the rename is
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(path) as out:
+        np.savez(out, **{_META: np.array(text)}, **arrays)
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)  # the only portable way to read it is to set it...
-    os.umask(mask)  # ...and put it back at once
-    return mask
 
 
 def save_network(net: Network, path: str | os.PathLike, **meta: Any) -> Path:
@@ -132,10 +119,15 @@ def _jsonable(value: Any) -> Any:
 
 # --- reading ----------------------------------------------------------------------------
 
+_MAX_NPY_HEADER = 1 << 16  # numpy writes headers of a few hundred bytes
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_MAX_NAME_CHARS = 200  # a data set name or a class name; anything longer is not one
+
 
 def load_network(path: str | os.PathLike) -> Network:
-    """Read a model written by ``save_network``, or a text model written by the seed
-    project (sections [layers], [weights], [biases], [alpha])."""
+    """Read a model written by ``save_network``; a checkpoint written by numrec-train (its
+    current weights; ``net.meta["source_format"]`` is then "checkpoint"); or a text model
+    written by the seed project (sections [layers], [weights], [biases], [alpha])."""
     path = Path(path).expanduser()
     head = _head(path)
     if head.startswith(b"PK"):
@@ -156,7 +148,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
     if not _head(path).startswith(b"PK"):
         raise DatasetError(f"{path}: not a numrec checkpoint (expected a .npz file)")
     with _NpzReader(path) as npz:
-        doc = npz.meta(CHECKPOINT_FORMAT)
+        doc = npz.meta((CHECKPOINT_FORMAT,))
         arch = _architecture(path, doc)
         n = _n_params(arch["sizes"])
         state = _field(path, doc, "state", dict)
@@ -194,28 +186,51 @@ def _head(path: Path) -> bytes:
 
 def _load_npz_network(path: Path) -> Network:
     with _NpzReader(path) as npz:
-        doc = npz.meta(FORMAT)
+        doc = npz.meta((FORMAT, CHECKPOINT_FORMAT))
         arch = _architecture(path, doc)
         theta = npz.array("theta", (_n_params(arch["sizes"]),))
+        # only now, with the parameters read, is the network's memory allocated
         net = _network(path, arch)
         net.theta[:] = theta
+        del theta
         net.class_names = _class_names(path, doc, arch)
+        if doc["format"] == CHECKPOINT_FORMAT:
+            net.meta = {"source_format": "checkpoint"}
+            extra = doc.get("extra")
+            run = extra.get("run") if isinstance(extra, dict) else None  # numrec-train's
+            dataset = run.get("dataset") if isinstance(run, dict) else None
+            if dataset is not None:
+                net.meta["dataset"] = _dataset_name(path, dataset)
+            return net
         meta = doc.get("meta")
-        net.meta = dict(meta) if isinstance(meta, dict) else {}
-        for key in ("dataset", "input_scaling", "numrec_version"):
-            if doc.get(key) is not None:
-                net.meta[key] = doc[key]
+        if meta is not None and not isinstance(meta, dict):
+            raise DatasetError(f"{path}: metadata field 'meta' must be an object, got {meta!r:.60}")
+        net.meta = dict(meta or {})
+        if "image_shape" in net.meta:
+            net.meta["image_shape"] = _image_shape(path, net.meta["image_shape"], arch)
+        if doc.get("dataset") is not None:
+            net.meta["dataset"] = _dataset_name(path, doc["dataset"])
+        for key in ("input_scaling", "numrec_version"):
+            value = doc.get(key)
+            if value is not None:
+                if not isinstance(value, str) or len(value) > _MAX_NAME_CHARS:
+                    raise DatasetError(
+                        f"{path}: metadata field {key!r} must be a short text, got {value!r:.60}"
+                    )
+                net.meta[key] = value
     return net
 
 
 class _NpzReader:
-    """Reads named float32 arrays and the JSON string out of an .npz, never unpickling."""
+    """Reads named float32 arrays and the JSON string out of an .npz, never unpickling,
+    and never allocating more than the members' checked sizes (``numrec.fileio``)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
+            self.size = os.path.getsize(path)
             self.zip = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as e:
             raise DatasetError(f"{path}: not a valid .npz (zip) file: {e}") from e
 
     def __enter__(self) -> _NpzReader:
@@ -224,92 +239,124 @@ class _NpzReader:
     def __exit__(self, *exc) -> None:
         self.zip.close()
 
-    def _open(self, name: str):
-        """(stream, dtype, shape) of member ``name``.npy, after reading its header."""
+    def _info(self, name: str) -> zipfile.ZipInfo:
         try:
-            stream = self.zip.open(f"{name}.npy")
+            info = self.zip.getinfo(f"{name}.npy")
         except KeyError:
             raise DatasetError(
                 f"{self.path}: not a numrec file: it has no {name!r} array"
             ) from None
-        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as e:
-            raise DatasetError(f"{self.path}: damaged zip member {name}.npy: {e}") from e
-        try:
-            version = np.lib.format.read_magic(stream)
-            read_header = {
-                (1, 0): np.lib.format.read_array_header_1_0,
-                (2, 0): np.lib.format.read_array_header_2_0,
-            }.get(version)
-            if read_header is None:
-                raise ValueError(f"unsupported .npy version {version}")
-            shape, fortran, dtype = read_header(stream)
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-            stream.close()
-            raise DatasetError(f"{self.path}: {name}.npy has a malformed header: {e}") from e
-        if fortran and len(shape) > 1:
-            stream.close()
-            raise DatasetError(f"{self.path}: {name}.npy is Fortran-ordered; expected C order")
-        return stream, dtype, shape
+        check_member(str(self.path), info, self.size)
+        return info
 
-    def _read(self, stream, name: str, nbytes: int) -> bytes:
-        try:
-            data = stream.read(nbytes)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-            raise DatasetError(f"{self.path}: damaged data in {name}.npy: {e}") from e
-        finally:
-            stream.close()
-        if len(data) != nbytes:
+    def _header(self, name: str, info: zipfile.ZipInfo):
+        """(dtype, shape, header bytes) of member ``name``.npy, read within 64 kB."""
+        with open_member(self.zip, info, str(self.path)) as stream:
+            try:
+                prefix = stream.read(10)
+                if len(prefix) < 10 or not prefix.startswith(b"\x93NUMPY"):
+                    raise ValueError("not a .npy array (no \\x93NUMPY magic)")
+                major = prefix[6]
+                if major == 1:
+                    length = int.from_bytes(prefix[8:10], "little")
+                elif major in (2, 3):
+                    prefix += stream.read(2)
+                    length = int.from_bytes(prefix[8:12], "little")
+                else:
+                    raise ValueError(f"unsupported .npy version {major}")
+                if length > _MAX_NPY_HEADER:
+                    raise ValueError(f"a header of {length:,} bytes (numpy writes < 1 kB)")
+                text = stream.read(length)
+                if len(text) != length:
+                    raise ValueError("the header is cut short")
+                buf = io.BytesIO(prefix + text)
+                version = np.lib.format.read_magic(buf)
+                read = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, fortran, dtype = read(buf)
+            except (ValueError, OSError, zipfile.BadZipFile, EOFError, SyntaxError) as e:
+                raise DatasetError(f"{self.path}: {name}.npy has a malformed header: {e}") from None
+        if fortran and len(shape) > 1:
+            raise DatasetError(f"{self.path}: {name}.npy is Fortran-ordered; expected C order")
+        return dtype, tuple(shape), len(prefix) + len(text)
+
+    def _data(self, name: str, info: zipfile.ZipInfo, header: int, nbytes: int) -> np.ndarray:
+        """The ``nbytes`` after the header, once the member is shown to hold them."""
+        if info.file_size != header + nbytes:
             raise DatasetError(
-                f"{self.path}: {name}.npy is truncated: expected {nbytes} bytes, got {len(data)}"
+                f"{self.path}: {name}.npy is {info.file_size:,} bytes in the zip, but its "
+                f"header declares {header + nbytes:,}"
             )
-        return data
+        verify_member(self.zip, info, str(self.path))
+        with open_member(self.zip, info, str(self.path)) as stream:
+            read_exactly(stream, header, str(self.path), f"{name}.npy")
+            return read_exactly(stream, nbytes, str(self.path), f"{name}.npy")
 
     def array(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         """Member ``name`` as a float32 array of exactly ``shape``."""
-        stream, dtype, got = self._open(name)
+        info = self._info(name)
+        dtype, got, header = self._header(name, info)
         if dtype != np.dtype("<f4") and dtype != np.dtype(">f4"):
-            stream.close()
             raise DatasetError(f"{self.path}: {name!r} must be float32, got dtype {dtype}")
-        if tuple(got) != tuple(shape):
-            stream.close()
+        if got != tuple(shape):
             raise DatasetError(
-                f"{self.path}: {name!r} has shape {tuple(got)}; the architecture in the "
+                f"{self.path}: {name!r} has shape {got!r:.80}; the architecture in the "
                 f"file's metadata needs {tuple(shape)}"
             )
-        data = self._read(stream, name, int(np.prod(shape)) * 4)
-        values = np.frombuffer(data, dtype=dtype).astype(np.float32).reshape(shape)
+        n = 1
+        for d in shape:
+            n *= d
+        raw = self._data(name, info, header, 4 * n)
+        values = raw.view(dtype).reshape(shape)
+        if dtype.byteorder == ">":
+            values = values.astype(np.float32)
         if not np.isfinite(values).all():
             raise DatasetError(f"{self.path}: {name!r} contains NaN or inf")
         return values
 
-    def meta(self, expected_format: str) -> dict:
-        """The JSON metadata, checked to be a document of ``expected_format``."""
-        stream, dtype, shape = self._open(_META)
+    def meta(self, formats: tuple[str, ...]) -> dict:
+        """The JSON metadata, checked to be a document of one of ``formats``."""
+        info = self._info(_META)
+        dtype, shape, header = self._header(_META, info)
         if dtype.kind != "U" or shape != () or dtype.itemsize > 4 * _MAX_META_CHARS:
-            stream.close()
             raise DatasetError(
                 f"{self.path}: the 'meta' entry must be one JSON text string, "
                 f"got dtype {dtype} shape {shape}"
             )
-        raw = self._read(stream, _META, dtype.itemsize)
-        text = str(np.frombuffer(raw, dtype=dtype)[0])
+        raw = self._data(_META, info, header, dtype.itemsize)
+        try:
+            text = str(raw.view(dtype)[0])
+        except (ValueError, UnicodeError) as e:
+            raise DatasetError(f"{self.path}: the metadata is not text: {e}") from None
         try:
             doc = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as e:
+        except (json.JSONDecodeError, RecursionError, ValueError) as e:
             raise DatasetError(f"{self.path}: the metadata is not valid JSON: {e}") from None
         if not isinstance(doc, dict):
             raise DatasetError(f"{self.path}: the metadata must be a JSON object")
-        if doc.get("format") != expected_format:
-            what = {FORMAT: "a model", CHECKPOINT_FORMAT: "a checkpoint"}.get(doc.get("format"))
+        found = doc.get("format")
+        if not isinstance(found, str) or found not in formats:
+            what = {FORMAT: "a model", CHECKPOINT_FORMAT: "a checkpoint"}.get(
+                found if isinstance(found, str) else ""
+            )
             hint = f" (it is {what})" if what else ""
+            wanted = " or ".join(repr(f) for f in formats)
+            kind = formats[0].split("-")[1]
             raise DatasetError(
-                f"{self.path}: not a numrec {expected_format.split('-')[1]} file: format is "
-                f"{doc.get('format')!r}, expected {expected_format!r}{hint}"
+                f"{self.path}: not a numrec {kind} file: format is {found!r:.60}, "
+                f"expected {wanted}{hint}"
             )
         version = doc.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise DatasetError(
-                f"{self.path}: format version {version!r} is newer than this numrec reads "
+                f"{self.path}: format_version must be a whole number from 1, got {version!r:.40}"
+            )
+        if version > FORMAT_VERSION:
+            raise DatasetError(
+                f"{self.path}: format version {version} is newer than this numrec reads "
                 f"({FORMAT_VERSION}); upgrade numrec"
             )
         return doc
@@ -325,6 +372,7 @@ def _field(path: Path, doc: dict, key: str, kind: type, where: str = "metadata")
 
 
 def _architecture(path: Path, doc: dict) -> dict:
+    """The stored architecture, checked by the rules of numrec-train's flags."""
     arch = _field(path, doc, "architecture", dict)
     sizes = arch.get("sizes")
     if (
@@ -336,8 +384,41 @@ def _architecture(path: Path, doc: dict) -> dict:
             f"{path}: architecture 'sizes' must list 2 or more positive layer sizes, "
             f"got {sizes!r:.80}"
         )
-    allowed = {"sizes", "hidden", "alpha", "output", "loss", "init"}
-    return {k: v for k, v in arch.items() if k in allowed}
+    allowed = {"sizes", "hidden", "alpha", "output", "loss", "init", "huber_delta"}
+    arch = {k: v for k, v in arch.items() if k in allowed}
+    for key in ("hidden", "output", "loss", "init"):  # --activation, --output, --loss, --init
+        if (
+            key in arch
+            and not (arch[key] is None and key == "loss")
+            and not isinstance(arch[key], str)
+        ):
+            raise DatasetError(
+                f"{path}: architecture {key!r} must be a name, got {arch[key]!r:.40}"
+            )
+    if "alpha" in arch:
+        arch["alpha"] = _alpha(path, arch["alpha"])
+    if "huber_delta" in arch:  # --huber-delta's rule: a positive number
+        delta = _alpha(path, arch["huber_delta"])
+        if delta <= 0:
+            raise DatasetError(f"{path}: architecture 'huber_delta' must be positive, got {delta}")
+        arch["huber_delta"] = delta
+    return arch
+
+
+def _alpha(path: Path, alpha) -> float:
+    """--alpha's rule: a number, 0 or more; and one the float32 engine can hold."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+        raise DatasetError(f"{path}: architecture 'alpha' must be a number, got {alpha!r:.40}")
+    try:
+        value = float(alpha)
+    except OverflowError:
+        value = math.inf
+    if not (math.isfinite(value) and 0.0 <= value <= _FLOAT32_MAX):
+        raise DatasetError(
+            f"{path}: architecture 'alpha' must be a finite number from 0 to "
+            f"{_FLOAT32_MAX:.4g} (float32), got {str(alpha)[:40]}"
+        )
+    return value
 
 
 def _n_params(sizes: list[int]) -> int:
@@ -345,9 +426,6 @@ def _n_params(sizes: list[int]) -> int:
 
 
 def _network(path: Path, arch: dict) -> Network:
-    alpha = arch.get("alpha", 0.01)
-    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not math.isfinite(alpha):
-        raise DatasetError(f"{path}: architecture 'alpha' must be a number, got {alpha!r:.40}")
     try:
         return Network(**arch, seed=0)
     except (TypeError, ValueError) as e:
@@ -362,4 +440,46 @@ def _class_names(path: Path, doc: dict, arch: dict) -> list[str] | None:
         raise DatasetError(
             f"{path}: 'class_names' must list {arch['sizes'][-1]} names, one per output"
         )
+    for name in names:
+        if isinstance(name, bool) or not isinstance(name, (str, int, float)):
+            raise DatasetError(f"{path}: a class name must be a text, got {name!r:.40}")
     return [str(n) for n in names]
+
+
+def _dataset_name(path: Path, name) -> str:
+    """--dataset's rule: a data set name (a short word), never a path or options."""
+    if (
+        not isinstance(name, str)
+        or not name
+        or len(name) > _MAX_NAME_CHARS
+        or not all(c.isalnum() or c in "-_." for c in name)
+    ):
+        raise DatasetError(
+            f"{path}: metadata field 'dataset' must be a data set name such as 'mnist', "
+            f"got {name!r:.60}"
+        )
+    return name
+
+
+def _image_shape(path: Path, shape, arch: dict) -> list[int] | None:
+    """A data set's image shape: (rows, cols) or (rows, cols, channels) of positive whole
+    numbers whose product is the model's number of inputs."""
+    if shape is None:
+        return None
+    ok = (
+        isinstance(shape, list)
+        and len(shape) in (2, 3)
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in shape)
+    )
+    if ok:
+        count = 1
+        for s in shape:
+            count *= s
+        ok = count == arch["sizes"][0]
+    if not ok:
+        raise DatasetError(
+            f"{path}: metadata 'image_shape' must be [rows, cols] (or with channels) of "
+            f"positive whole numbers making the model's {arch['sizes'][0]} inputs, "
+            f"got {shape!r:.60}"
+        )
+    return list(shape)

@@ -7,10 +7,18 @@ or SIGTERM at a batch boundary. The order of epoch ``e`` is a permutation drawn 
 continues with exactly the batches, and the weights, of an uninterrupted run.
 
 Model selection looks at the validation split only: carved from the training rows
-(``validation_fraction``, stratified by class, seeded) or given by the data set. The best
-epoch, early stopping (``patience``), the target accuracy and the plateau schedule all
-read the monitored validation metric; the test split is evaluated for reporting and
-decides nothing.
+(``validation_fraction``, stratified by class for classification, seeded) or given by the
+data set. The best epoch, early stopping (``patience``), the target accuracy and the
+plateau schedule all read the monitored validation metric (a loss-like one - loss,
+hamming_loss, rmse, mae - is better lower, any other higher); the test split is evaluated
+for reporting and decides nothing.
+
+Tasks (``Dataset.task``): classification trains on int labels; multilabel on 0/1 rows;
+regression on value rows standardised with the training rows' mean and std (stored in
+``net.meta["target_mean"]``/``["target_std"]``, so ``predict`` and the metrics are in the
+user's units). Rows are weighted by the split's ``sample_weight`` times the class
+weights (``class_weight``): each batch's loss and gradient are sum(w_i l_i) / sum(w_i).
+The validation and test metrics are unweighted.
 
 Where the gradient of a batch comes from is a strategy (``steps``): this process alone
 (``LocalSteps``), or the ranks of an MPI job summing their parts (``numrec.distributed``).
@@ -28,8 +36,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import metrics
 from .config import TrainConfig
-from .kernels.step import train_batches
+from .kernels.step import NO_LABELS, NO_TARGETS, NO_WEIGHTS, train_batches
 from .kernels.structs import OptimizerState
 from .network import UINT8_SCALE, Network
 from .optim import Optimizer
@@ -85,7 +94,7 @@ class LocalSteps:
             train_batches(
                 t.X, t.y, t.train_rows[:1], 0, 0, t.batch_size, np.zeros(1), t.scale,
                 t.net.params(), t.net.codes(), t.net.plan(1), t.optimizer.kernel_args(),
-                t.opt_state, t.net.workspace(1),
+                t.opt_state, t.net.workspace(1), t.Y, t.w,
             )  # fmt: skip
 
     def epoch_rows(self, t: Trainer, order: np.ndarray):
@@ -98,7 +107,7 @@ class LocalSteps:
         return ChunkResult(
             *train_batches(
                 t.X, t.y, rows, t.batch, count, t.batch_size, lrs, t.scale, t.net.params(),
-                t.net.codes(), plan, t.optimizer.kernel_args(), t.opt_state, ws,
+                t.net.codes(), plan, t.optimizer.kernel_args(), t.opt_state, ws, t.Y, t.w,
             )
         )  # fmt: skip
 
@@ -135,42 +144,55 @@ class Trainer:
             self.callbacks.insert(0, ProgressBar())
 
         train = dataset.train
+        self.task = task = getattr(dataset, "task", None) or "classification"
+        check_task(net, task, config.monitor)
         X, self.scale = self._checked_rows(train.X, "train")
-        y_all = net.labels(train.y, len(train.y))
-        if len(y_all) == 0:
+        t_all = self._targets(train.y, "train")
+        if len(t_all) == 0:
             raise ValueError("the training split is empty")
+        strata = t_all if task == "classification" else np.zeros(len(t_all), dtype=np.int64)
         self.fingerprint = data_fingerprint(dataset)
         given = getattr(dataset, "validation", None)
         if given is not None and len(given):
-            train_rows, val = np.arange(len(y_all), dtype=np.int64), None
+            train_rows, val = np.arange(len(t_all), dtype=np.int64), None
             self._checked_rows(given.X, "validation")
-            val_X, val_y = given.X, net.labels(given.y, len(given.y))
+            val_X, val_t = given.X, self._targets(given.y, "validation")
         else:
-            train_rows, val = validation_split(y_all, config.validation_fraction, config.seed)
-            val_X, val_y = (X[val], y_all[val]) if val is not None else (X[:0], y_all[:0])
+            train_rows, val = validation_split(strata, config.validation_fraction, config.seed)
+            val_X, val_t = (X[val], t_all[val]) if val is not None else (X[:0], t_all[:0])
         wanted = config.decides_on_validation
-        if len(val_y) == 0 and wanted:
+        if len(val_t) == 0 and wanted:
             raise ValueError(
                 f"{', '.join(wanted)} decide(s) on the validation split, and this run has "
                 "none: set validation_fraction above 0 (e.g. 0.1) or give the data set a "
                 "validation split"
             )
+        if task == "regression":
+            self._scale_targets(t_all[train_rows])
+        w_all = self._row_weights(train, t_all, train_rows, dataset)
+        if w_all.size and self.steps.ranks > 1:
+            raise ValueError("sample weights and class_weight are not supported with MPI yet")
         # this process's rows: all of them, or one rank's share of each split
-        lo, hi = self.steps.share(len(y_all))
-        self.X, self.y = X[lo:hi], y_all[lo:hi]
+        lo, hi = self.steps.share(len(t_all))
+        self.X = X[lo:hi]
+        if task == "classification":
+            self.y, self.Y = t_all[lo:hi], NO_TARGETS
+        else:
+            self.y, self.Y = NO_LABELS, self._network_units(t_all[lo:hi])
+        self.w = w_all[lo:hi] if w_all.size else NO_WEIGHTS
         self.row_offset = lo
         self.train_rows = train_rows  # indices into the whole training split
         self.n_samples = len(train_rows)
         if self.n_samples == 0:
             raise ValueError("no training rows are left after the validation split")
         self.splits = {}
-        for name, (sx, sy) in (("val", (val_X, val_y)), ("test", (dataset.test.X, dataset.test.y))):
-            if len(sy):
+        for name, (sx, st) in (("val", (val_X, val_t)), ("test", (dataset.test.X, dataset.test.y))):
+            if len(st):
                 if name == "test":
                     self._checked_rows(sx, "test")
-                    sy = net.labels(sy, len(sy))
-                a, b = self.steps.share(len(sy))
-                self.splits[name] = (sx[a:b], sy[a:b], len(sy))
+                    st = self._targets(st, "test")
+                a, b = self.steps.share(len(st))
+                self.splits[name] = (sx[a:b], st[a:b], len(st))
 
         # progress of the run: what a checkpoint has to carry
         self.epoch = 0  # epochs completed
@@ -184,6 +206,67 @@ class Trainer:
         self.stop_reason: str | None = None
         self.n_threads: int | None = None  # set while running
         self._signal = 0
+
+    def _targets(self, y, part: str) -> np.ndarray:
+        """A split's targets as the task takes them: int64 labels (classification) or
+        float32 rows in the user's units (multilabel 0/1, regression values)."""
+        y = np.asarray(y)
+        n = len(y)
+        if self.task == "classification":
+            if y.ndim != 1:
+                raise ValueError(f"the {part} labels must be 1-D for classification, got {y.shape}")
+            return self.net.labels(y, n)
+        Y = y.reshape(n, -1) if y.ndim == 1 else y
+        k = self.net.sizes[-1]
+        if Y.shape != (n, k):
+            raise ValueError(
+                f"the {part} targets have shape {y.shape} but the network has {k} outputs; "
+                f"expected ({n}, {k})"
+            )
+        Y = np.ascontiguousarray(Y, dtype=np.float32)
+        if not np.isfinite(Y).all():
+            raise ValueError(f"the {part} targets contain NaN or inf")
+        if self.task == "multilabel" and n and not np.isin(Y, (0.0, 1.0)).all():
+            raise ValueError(f"the {part} multilabel targets must be 0 or 1")
+        return Y
+
+    def _scale_targets(self, Y: np.ndarray) -> None:
+        """Regression: the training rows' mean and std of each output, stored in the
+        network (kept when it already has them: training on, the units stay the same)."""
+        meta = self.net.meta
+        if "target_mean" in meta and "target_std" in meta:
+            self.net.target_scaling()  # checks their sizes
+            return
+        Y64 = Y.astype(np.float64)
+        mean = Y64.mean(0) if len(Y64) else np.zeros(Y.shape[1])
+        std = Y64.std(0) if len(Y64) else np.ones(Y.shape[1])
+        std[~(std > 0)] = 1.0  # a constant output: shifted, not divided by 0
+        meta["target_mean"], meta["target_std"] = mean.tolist(), std.tolist()
+
+    def _network_units(self, T: np.ndarray) -> np.ndarray:
+        """Targets as the network learns them: regression values standardised."""
+        if self.task != "regression":
+            return T
+        mean, std = self.net.target_scaling()
+        return np.ascontiguousarray((T - mean) / std, dtype=np.float32)
+
+    def _row_weights(self, split, t_all, train_rows, dataset) -> np.ndarray:
+        """Each training row's weight: ``sample_weight`` times its class's weight
+        (``class_weight``); empty when neither is given (every row weighs 1)."""
+        given, chosen = getattr(split, "sample_weight", None), self.config.class_weight
+        if given is None and chosen is None:
+            return NO_WEIGHTS
+        n = len(t_all)
+        w = np.ones(n) if given is None else self.net.weights_of(given, n).astype(np.float64)
+        if chosen is not None:
+            if self.task != "classification":
+                raise ValueError(f"class_weight is for classification, not {self.task}")
+            names = list(getattr(dataset, "class_names", []) or [])
+            w *= class_weights(chosen, t_all[train_rows], self.net.sizes[-1], names)[t_all]
+        w = w.astype(np.float32)
+        if not w[train_rows].sum(dtype=np.float64) > 0:
+            raise ValueError("the training rows' weights are all 0")
+        return w
 
     @property
     def opt_state(self) -> OptimizerState:
@@ -329,8 +412,11 @@ class Trainer:
 
     def _run_epoch(self) -> None:
         n, batch, epoch = self.n_samples, self.batch_size, self.epoch
-        ws = self.steps.workspace(self.net, batch)
-        plan = self.net.plan(batch)
+        # buffers for the largest batch there is: a batch size beyond the data set's rows
+        # must not allocate for rows that do not exist
+        rows_at_most = min(batch, n)
+        ws = self.steps.workspace(self.net, rows_at_most)
+        plan = self.net.plan(rows_at_most)
         lrs = self.optimizer.learning_rates(epoch, self.batches_per_epoch, self.epochs)
         lrs = np.maximum(lrs * self.selection.lr_factor, min(self.config.min_lr, lrs.min()))
         rows = self.steps.epoch_rows(self, self.order(epoch))
@@ -352,7 +438,8 @@ class Trainer:
             p[2] += result.seen
             p[3] += time.perf_counter() - start
             self.batch += result.batches
-            self._each("on_batches", result.seen, p[0] / max(p[2], 1), p[1] / max(p[2], 1))
+            accuracy = p[1] / max(p[2], 1) if self.task == "classification" else None
+            self._each("on_batches", result.seen, p[0] / max(p[2], 1), accuracy)
             if not result.finite:
                 self._each("on_interrupt")
                 raise TrainingDiverged(self._divergence(epoch, float(lrs[self.batch])))
@@ -387,35 +474,43 @@ class Trainer:
             f"NaN or infinite. Likely: {'; or '.join(causes)}"
         )
 
-    def _scores(self, part: str) -> tuple[float, float] | tuple[None, None]:
-        """(accuracy, mean loss) of this model on split ``part`` ("val" or "test"),
-        added up over the ranks."""
+    def _scores(self, part: str) -> dict | None:
+        """The task's metrics and mean loss of this model on split ``part`` ("val" or
+        "test"), added up over the ranks (``numrec.metrics``); None without the split."""
         if part not in self.splits:
-            return None, None
-        X, y, _ = self.splits[part]
-        sums = np.zeros(3)
-        if len(y):
+            return None
+        X, T, _ = self.splits[part]
+        k = self.net.sizes[-1]
+        shift = self.net.target_scaling()[0] if self.task == "regression" else None
+        sums = np.zeros(1 + len(metrics.sums(self.task, np.zeros((0, k)), T[:0], shift)))
+        if len(T):
             P = self.net.forward(X, threads=self.n_threads)
-            sums[:] = self.net.loss_of(P, y) * len(y), np.sum(P.argmax(1) == y), len(y)
+            if self.task == "regression":
+                mean, std = self.net.target_scaling()
+                sums[1:] = metrics.sums(self.task, P * std + mean, T, shift)
+            else:
+                sums[1:] = metrics.sums(self.task, P, T)
+            sums[0] = self.net.loss_of(P, self._network_units(T)) * len(T)
         sums = self.steps.sum(sums, "evaluation")
-        return float(sums[1] / sums[2]), float(sums[0] / sums[2])
+        scores = metrics.summary(self.task, sums[1:], k)
+        scores["loss"] = float(sums[0] / sums[1]) if sums[1] else None
+        return scores
 
     def _end_epoch(self, lrs: np.ndarray) -> dict:
         loss, correct, seen, seconds = self.partial
-        val_acc, val_loss = self._scores("val")
-        test_acc, test_loss = self._scores("test")
-        record = {
-            "epoch": self.epoch + 1,
-            "loss": loss / seen,
-            "train_accuracy": correct / seen,
-            "val_loss": val_loss,
-            "val_accuracy": val_acc,
-            "test_loss": test_loss,
-            "test_accuracy": test_acc,
-            "seconds": seconds,
-            "samples_per_s": seen / seconds if seconds > 0 else math.inf,
-            "lr": float(lrs[-1]),
-        }
+        record = {"epoch": self.epoch + 1, "loss": loss / seen}
+        if self.task == "classification":
+            record["train_accuracy"] = correct / seen
+        names = metrics.METRICS[self.task]
+        for part in ("val", "test"):
+            scores = self._scores(part) or {}
+            for name in names:
+                record[f"{part}_{name}"] = scores.get(name)
+        record.update(
+            seconds=seconds,
+            samples_per_s=seen / seconds if seconds > 0 else math.inf,
+            lr=float(lrs[-1]),
+        )
         self.history.append(record)
         self.epoch += 1
         self.batch = 0
@@ -450,7 +545,7 @@ class Selection:
         value = record.get(config.monitor)
         if value is None:
             return None
-        higher = config.monitor.endswith("accuracy")
+        higher = metrics.higher_is_better(config.monitor)
         if self.best_value is None or (
             value > self.best_value + config.min_delta
             if higher
@@ -466,7 +561,8 @@ class Selection:
                 self.lr_factor *= config.gamma
                 self.plateau_wait = 0
         target = config.target_accuracy
-        if target is not None and (record.get("val_accuracy") or 0.0) >= target:
+        reached = record.get("val_accuracy", record.get("val_subset_accuracy"))
+        if target is not None and (reached or 0.0) >= target:
             record["target_reached"] = True
             return "target"
         if config.patience is not None and self.wait >= config.patience:
@@ -514,13 +610,66 @@ def validation_split(y: np.ndarray, fraction: float, seed: int):
     return np.flatnonzero(keep).astype(np.int64), val
 
 
+def check_task(net: Network, task: str, monitor: str) -> None:
+    """The network's outputs and the monitored metric must suit the data set's task."""
+    if task not in metrics.TASKS:
+        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(metrics.TASKS)}")
+    fits = {
+        "classification": net.output in ("softmax", "sigmoid"),
+        "multilabel": net.output == "sigmoid",
+        "regression": net.output == "linear",
+    }[task]
+    if not fits:
+        wanted = {
+            "classification": "softmax (or sigmoid)",
+            "multilabel": "sigmoid (with loss cross_entropy)",
+            "regression": "linear (loss mse, mae or huber)",
+        }[task]
+        raise ValueError(
+            f"the data set's task is {task} but the network's output is {net.output!r}; "
+            f"expected output {wanted}"
+        )
+    allowed = [f"val_{m}" for m in metrics.METRICS[task]]
+    if monitor not in allowed:
+        raise ValueError(
+            f"monitor={monitor!r} is not a {task} metric; use one of {', '.join(allowed)}"
+        )
+    net.meta["task"] = task
+
+
+def class_weights(chosen, y: np.ndarray, k: int, names: list[str]) -> np.ndarray:
+    """The weight of each of ``k`` classes: "balanced" as scikit-learn computes it,
+    n / (classes present * rows of the class), over the training labels ``y``; or a
+    mapping from class (its name, or its number) to weight, 1 for classes not named."""
+    weights = np.ones(k)
+    if chosen == "balanced":
+        counts = np.bincount(y, minlength=k)
+        present = counts > 0
+        weights[present] = len(y) / (present.sum() * counts[present])
+        return weights
+    for key, value in dict(chosen).items():
+        text = str(key)
+        if text in names:
+            c = names.index(text)
+        elif text.lstrip("-").isdigit() and 0 <= int(text) < k:
+            c = int(text)
+        else:
+            shown = ", ".join(names[:10]) if names else f"0..{k - 1}"
+            raise ValueError(f"class_weight names class {key!r}, which is not one of: {shown}")
+        weights[c] = float(value)
+    return weights
+
+
 def data_fingerprint(dataset) -> dict:
     """Sizes and a hash of the labels: enough to tell that a checkpoint is being resumed
     on other data, without reading the (maybe memory-mapped) images again."""
     train, test = dataset.train, dataset.test
     digest = hashlib.sha256()
     for y in (train.y, test.y):
-        digest.update(np.ascontiguousarray(y, dtype=np.int64).tobytes())
+        if y.ndim == 1:
+            digest.update(np.ascontiguousarray(y, dtype=np.int64).tobytes())
+        else:  # target rows: their values
+            digest.update(np.ascontiguousarray(y, dtype=np.float32).tobytes())
     return {
         "train": len(train),
         "test": len(test),
@@ -551,7 +700,9 @@ def train(
     some of its settings (``numrec.train(net, ds, epochs=3, lr=0.01)``); an unknown name
     is refused. Returns one dict per epoch: "epoch", "loss" (mean training loss),
     "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy" (None
-    where the split is empty), "seconds" (training time, evaluation excluded),
+    where the split is empty; for multilabel and regression data sets the task's
+    metrics instead: val_/test_ subset_accuracy, hamming_loss, micro_f1, macro_f1, or
+    r2, rmse, mae; see ``numrec.metrics``), "seconds" (training time, evaluation excluded),
     "samples_per_s", "lr", "best" (this epoch is the best so far), and "stopped" with the
     reason on the last one when something other than the epoch count stopped the run.
     With ``restore_best`` (default) the network ends with the best epoch's weights.

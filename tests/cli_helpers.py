@@ -1,17 +1,20 @@
-"""Helpers for the tests that drive numrec's real console scripts in subprocesses.
+"""Helpers for the tests that drive numrec's console scripts: in subprocesses (``run``) or
+in this process through their ``main(argv)`` (``run_main``, the fast way for error cases).
 
-Every subprocess gets its own empty data cache (NUMREC_DATA), loads no outside plugin,
-and cannot reach the internet: NUMREC_MIRROR and the HTTP(S) proxies point at a closed
-local port, so a download fails at once with "connection refused" (never a hang).
+Every run gets its own empty data cache (NUMREC_DATA), loads no outside plugin, and
+cannot reach the internet: NUMREC_MIRROR and the HTTP(S) proxies point at a closed local
+port, so a download fails at once with "connection refused" (never a hang).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +67,40 @@ def run(name: str, *args, env: dict, cwd: Path | None = None, timeout: float = T
         text=True,
         timeout=timeout,
     )
+
+
+# console script -> the module whose main(argv) it calls
+MAIN_MODULES = {
+    "numrec-train": "numrec.cli.train",
+    "numrec-eval": "numrec.cli.evaluate",
+    "numrec-predict": "numrec.cli.predict",
+    "numrec-datasets": "numrec.cli.datasets",
+}
+
+
+@dataclass
+class Result:
+    """What ``run_main`` saw: the shape of subprocess.CompletedProcess that tests read."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_main(name: str, *args, capsys) -> Result:
+    """Call console script ``name``'s ``main(argv)`` in this process and capture its output.
+
+    For the environment a subprocess would get, use the ``cli_inprocess`` fixture
+    (conftest.py) first. A SystemExit (argparse's --help) becomes its exit status.
+    """
+    main = importlib.import_module(MAIN_MODULES[name]).main
+    capsys.readouterr()  # drop what came before
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    out, err = capsys.readouterr()
+    return Result(code, out, err)
 
 
 def assert_usage_error(result, *fragments: str) -> str:

@@ -22,21 +22,36 @@ def forward(weights, biases, X, hidden="leaky_relu", alpha=0.01, output="softmax
         elif output == "softmax":
             e = np.exp(z - z.max(axis=1, keepdims=True))
             a = e / e.sum(axis=1, keepdims=True)
+        elif output == "linear":
+            a = z
         else:
             a = 1.0 / (1.0 + np.exp(-z))
     return a
 
 
 def loss(
-    weights, biases, X, T, hidden="leaky_relu", alpha=0.01, output="softmax", kind="cross_entropy"
-):
-    """Mean over rows of the per-sample loss (the quantity whose gradient numrec reports)."""
+    weights, biases, X, T, hidden="leaky_relu", alpha=0.01, output="softmax", kind="cross_entropy",
+    delta=1.0, w=None,
+):  # fmt: skip
+    """Mean over rows of the per-sample loss (the quantity whose gradient numrec reports);
+    with per-row weights ``w`` the weighted mean sum(w l) / sum(w). Linear outputs: the
+    mean over outputs of the squared, absolute or Huber(delta) error."""
     P = forward(weights, biases, X, hidden, alpha, output)
-    if kind == "mse":
-        return float(((P - T) ** 2).sum(axis=1).mean())
-    if output == "softmax":
-        return float(-(T * np.log(P)).sum(axis=1).mean())
-    return float(-(T * np.log(P) + (1 - T) * np.log(1 - P)).sum(axis=1).mean())
+    if output == "linear":
+        d = P - T
+        per = {"mse": d * d, "mae": np.abs(d),
+               "huber": np.where(np.abs(d) <= delta, 0.5 * d * d,
+                                 delta * (np.abs(d) - 0.5 * delta))}[kind]  # fmt: skip
+        rows = per.mean(axis=1)
+    elif kind == "mse":
+        rows = ((P - T) ** 2).sum(axis=1)
+    elif output == "softmax":
+        rows = -(T * np.log(P)).sum(axis=1)
+    else:
+        rows = -(T * np.log(P) + (1 - T) * np.log(1 - P)).sum(axis=1)
+    if w is None:
+        return float(rows.mean())
+    return float((np.asarray(w, np.float64) * rows).sum() / np.sum(w, dtype=np.float64))
 
 
 def finite_difference_gradients(weights, biases, X, T, eps=1e-6, **kw):

@@ -1,5 +1,10 @@
 """Every usage or data error of the console scripts: exit status 2, one line on stderr that
-says what was wrong, and no traceback (unless --debug asks for one)."""
+says what was wrong, and no traceback (unless --debug asks for one).
+
+The cases run in this process through each script's ``main(argv)`` (a subprocess costs
+about 0.3 s of imports each); a handful at the end run the real installed scripts, so
+that the entry points, the exit status a shell sees and the missing-extra messages are
+tested as a user meets them."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import sys
 
 import numpy as np
 import pytest
-from cli_helpers import assert_usage_error, cli_env, run
+from cli_helpers import assert_usage_error, cli_env, run, run_main
 
 import numrec
 
@@ -16,6 +21,12 @@ import numrec
 @pytest.fixture
 def env(tmp_path):
     return cli_env(tmp_path)
+
+
+@pytest.fixture
+def cli(cli_inprocess, capsys):
+    """``cli("numrec-train", *args)``: the script's main(argv) in this process."""
+    return lambda name, *args: run_main(name, *args, capsys=capsys)
 
 
 @pytest.fixture
@@ -56,64 +67,78 @@ TRAIN_ERRORS = [
 
 
 @pytest.mark.parametrize(("args", "fragments"), TRAIN_ERRORS, ids=lambda v: " ".join(v))
-def test_train_usage_and_data_errors(env, args, fragments):
-    assert_usage_error(run("numrec-train", *args, env=env), *fragments)
+def test_train_usage_and_data_errors(cli, args, fragments):
+    assert_usage_error(cli("numrec-train", *args), *fragments)
 
 
-def test_train_resume_from_a_model_file_is_refused(env, model):
-    assert_usage_error(run("numrec-train", "--resume", model, env=env),
+def test_train_resume_from_a_model_file_is_refused(cli, model):
+    assert_usage_error(cli("numrec-train", "--resume", model),
                        str(model), "not a numrec checkpoint", "it is a model")  # fmt: skip
 
 
-def test_train_resume_from_garbage(env, not_a_model):
-    assert_usage_error(run("numrec-train", "--resume", not_a_model, env=env), "not a numrec")
+def test_train_resume_from_garbage(cli, not_a_model):
+    assert_usage_error(cli("numrec-train", "--resume", not_a_model), "not a numrec")
 
 
-def test_train_csv_with_bad_row_names_the_line(env, tmp_path):
+def test_train_csv_with_bad_row_names_the_line(cli, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("label,a,b\n0,1,2\n1,3,oops\n")
-    message = assert_usage_error(run("numrec-train", "--dataset", "csv", "--path", bad, env=env))
+    message = assert_usage_error(cli("numrec-train", "--dataset", "csv", "--path", bad))
     assert str(bad) in message and "3" in message
 
 
-def test_eval_errors(env, tmp_path, not_a_model, model):
-    assert_usage_error(run("numrec-eval", tmp_path / "missing.npz", env=env),
-                       "missing.npz", "no such file")  # fmt: skip
-    assert_usage_error(run("numrec-eval", not_a_model, env=env), str(not_a_model), "not a numrec")
-    assert_usage_error(run("numrec-eval", env=env), "MODEL")
-    assert_usage_error(run("numrec-eval", model, "--dataset", "nope", env=env), "unknown data set")
-    assert_usage_error(run("numrec-eval", model, "--images", "x.gz", env=env), "--labels")
-    assert_usage_error(run("numrec-eval", model, "--threads", "0", env=env), "--threads")
+def test_eval_errors(cli, tmp_path, not_a_model, model):
+    assert_usage_error(cli("numrec-eval", tmp_path / "missing.npz"), "missing.npz", "no such file")
+    assert_usage_error(cli("numrec-eval", not_a_model), str(not_a_model), "not a numrec")
+    assert_usage_error(cli("numrec-eval"), "MODEL")
+    assert_usage_error(cli("numrec-eval", model, "--dataset", "nope"), "unknown data set")
+    assert_usage_error(cli("numrec-eval", model, "--images", "x.gz"), "--labels")
+    assert_usage_error(cli("numrec-eval", model, "--threads", "0"), "--threads")
     mismatched = numrec.Network([12, 4, 3], seed=0).save(tmp_path / "small.npz")
-    assert_usage_error(run("numrec-eval", mismatched, "--dataset", "mnist-sample", env=env),
+    assert_usage_error(cli("numrec-eval", mismatched, "--dataset", "mnist-sample"),
                        "12 inputs", "784 features")  # fmt: skip
 
 
-def test_hostile_model_file_is_refused(env, tmp_path):
+def test_hostile_model_file_is_refused(cli, tmp_path):
     # a pickled object array inside an .npz must never be unpickled
     evil = tmp_path / "evil.npz"
     np.savez(evil, theta=np.array([object()], dtype=object), meta=np.array("{}"))
-    assert_usage_error(run("numrec-eval", evil, env=env), str(evil))
+    assert_usage_error(cli("numrec-eval", evil), str(evil))
 
 
-def test_predict_errors(env, tmp_path, model, not_a_model):
-    pytest.importorskip("PIL", reason="image decoding needs the 'image' extra (Pillow)")
-    assert_usage_error(run("numrec-predict", model, tmp_path / "nope.png", env=env),
+def test_predict_errors(cli, tmp_path, model, not_a_model):
+    pytest.importorskip(
+        "PIL", reason="image decoding needs the 'image' extra: pip install 'numrec[image]'"
+    )
+    assert_usage_error(cli("numrec-predict", model, tmp_path / "nope.png"),
                        "nope.png", "no such file")  # fmt: skip
     text = tmp_path / "digit.png"
     text.write_text("not really a PNG")
-    assert_usage_error(run("numrec-predict", model, text, env=env), "digit.png", "not an image")
-    assert_usage_error(run("numrec-predict", not_a_model, text, env=env), "not a numrec")
-    assert_usage_error(run("numrec-predict", model, env=env), "IMAGE")
-    assert_usage_error(run("numrec-predict", model, text, "--top", "0", env=env), "--top")
+    assert_usage_error(cli("numrec-predict", model, text), "digit.png", "not an image")
+    assert_usage_error(cli("numrec-predict", not_a_model, text), "not a numrec")
+    assert_usage_error(cli("numrec-predict", model), "IMAGE")
+    assert_usage_error(cli("numrec-predict", model, text, "--top", "0"), "--top")
     from PIL import Image
 
     blank = tmp_path / "blank.png"
     Image.new("L", (40, 40), 255).save(blank)
-    assert_usage_error(run("numrec-predict", model, blank, env=env), "blank.png", "no digit")
+    assert_usage_error(cli("numrec-predict", model, blank), "blank.png", "no digit")
     flat = numrec.Network([12, 4, 3], seed=0).save(tmp_path / "flat.npz")
     Image.new("L", (40, 40), 0).save(tmp_path / "x.png")
-    assert_usage_error(run("numrec-predict", flat, tmp_path / "x.png", env=env), "square image")
+    assert_usage_error(cli("numrec-predict", flat, tmp_path / "x.png"), "square image")
+
+
+def test_debug_shows_the_traceback_in_process(cli, not_a_model):
+    with pytest.raises(numrec.DatasetError, match="not a numrec"):
+        cli("numrec-eval", not_a_model, "--debug")
+
+
+# --- the real console scripts, in subprocesses --------------------------------------------
+
+
+def test_the_installed_scripts_exit_2_with_one_line(env, not_a_model):
+    assert_usage_error(run("numrec-train", "--epochs", "-3", env=env), "--epochs", "0 or more")
+    assert_usage_error(run("numrec-eval", not_a_model, env=env), str(not_a_model), "not a numrec")
 
 
 def test_missing_optional_dependencies_name_the_extra(env, model, tmp_path):

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from cli_helpers import cli_env, mnist_t10k, run, seed_model_path, write_csv
+from cli_helpers import assert_usage_error, cli_env, mnist_t10k, run, seed_model_path, write_csv
 
 import numrec
 from numrec.imageprep import area_resize, normalise_ink, prepare_array
@@ -70,8 +70,8 @@ def test_eval_train_split(trained):
     assert json.loads(result.stdout)["n"] == 8000
 
 
-def test_eval_reuses_the_data_set_options_of_training(tmp_path):
-    # a model trained on a CSV remembers its files, so plain `numrec-eval MODEL` works
+def test_eval_takes_only_the_stored_data_set_name_never_its_options(tmp_path):
+    # issue 20 item 1: a model is data; its stored CSV path is not read again
     env = cli_env(tmp_path)
     data = write_csv(tmp_path / "rows.csv", 500)
     model = tmp_path / "csv.npz"
@@ -79,6 +79,11 @@ def test_eval_reuses_the_data_set_options_of_training(tmp_path):
     trained = run("numrec-train", *args, "--save", model, "--quiet", env=env)
     assert trained.returncode == 0, trained.stderr
     result = run("numrec-eval", model, "--json", env=env, cwd=tmp_path.parent)
+    assert_usage_error(result, "csv: no data")
+    assert "note: no --dataset given: evaluating on data set 'csv'" in result.stderr
+    assert "never used" in result.stderr
+    # named on the command line, it works (the data set flags are the CSV plugin's)
+    result = run("numrec-eval", model, "--path", data, "--json", env=env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["n"] == 100  # test_fraction 0.2 of 500 rows
 

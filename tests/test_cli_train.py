@@ -143,6 +143,7 @@ def _interrupt(cmd, env, metrics, signum):
     return proc.returncode, out, err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_checkpoints_and_resume_is_bit_identical(tmp_path, signum):
     env = cli_env(tmp_path)

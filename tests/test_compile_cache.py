@@ -17,6 +17,8 @@ import pytest
 
 import numrec
 
+pytestmark = pytest.mark.slow  # compiles in fresh processes and times them
+
 SCRIPT = textwrap.dedent(
     """
     import sys, time

@@ -37,6 +37,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not FASHION.is_dir(), reason=f"{FASHION} absent: apt-get install dataset-fashion-mnist"
 )

@@ -3,6 +3,9 @@ process; interrupts and checkpoints across rank counts; a rank that dies or hang
 
 These need mpi4py and an ``mpiexec`` (``pip install 'numrec[mpi]'``); they skip without
 them, except inside tox, which sets NUMREC_REQUIRE_MPI=1 so that a broken install fails.
+All are in the slow tier (several processes each). No test depends on what the launcher
+prints, or on how fast a loaded machine reacts: only on numrec's own lines, with bounds
+of minutes where a bound is needed at all.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from cli_helpers import assert_usage_error, cli_env, read_jsonl, run, script, wr
 from test_cli_train import INTERRUPTIBLE, _interrupt
 
 import numrec
+
+pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).resolve().parent
 TIMEOUT = 300
@@ -179,19 +184,32 @@ def _start_long_run(tmp_path: Path, **extra: str):
     return proc, _rank_pid(mark, 1, deadline)
 
 
-def test_a_dead_rank_stops_the_job(tmp_path):
+def test_a_dead_rank_stops_the_job_and_numrec_says_which(tmp_path):
     proc, victim = _start_long_run(tmp_path)
     killed = time.monotonic()
     os.kill(victim, signal.SIGKILL)
-    out, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=TIMEOUT)
     print(f"a killed rank ended the job after {time.monotonic() - killed:.1f} s")
     assert proc.returncode != 0
-    assert time.monotonic() - killed < 30, "the surviving rank should stop promptly"
-    # MPICH reports the loss one of two ways: its mpiexec names the killed rank (on
-    # stdout), or the surviving rank's Allreduce fails first and aborts with MPI's error
-    said = out + err
-    reports = ("Killed", "signal 9", "no answer", "Fatal error in internal_Allreduce")
-    assert any(report in said for report in reports), said
+    # numrec's sentinel says it, whatever the launcher prints or fails to print
+    lines = re.findall(r"numrec: rank \d.*", err)  # (mpiexec merges the ranks' output)
+    assert lines == [
+        f"numrec: rank 1 of 2 (pid {victim}) died without a word from numrec (killed by a "
+        "signal, or out of memory?); the job was ended"
+    ], (out, err)
+    assert "Traceback" not in err
+
+
+def test_a_normal_run_leaves_no_sentinel_line_or_folder(tmp_path):
+    env = cli_env(tmp_path, TMPDIR=str(tmp_path))
+    result = on_two_ranks(script("numrec-train"), "--dataset", "mnist-sample", "--hidden", "8",
+                          "--epochs", "1", "--quiet", env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "numrec: rank" not in result.stderr
+    deadline = time.monotonic() + 60  # the sentinel removes the marks once the ranks are gone
+    while list(tmp_path.glob("numrec-mpi-*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(tmp_path.glob("numrec-mpi-*")) == []
 
 
 def test_a_hung_rank_stops_the_job_within_the_timeout(tmp_path):
@@ -199,7 +217,7 @@ def test_a_hung_rank_stops_the_job_within_the_timeout(tmp_path):
     stopped = time.monotonic()
     os.kill(victim, signal.SIGSTOP)  # alive but silent: the launcher sees nothing wrong
     try:
-        _, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=TIMEOUT)
     finally:
         try:
             os.kill(victim, signal.SIGKILL)
@@ -208,9 +226,9 @@ def test_a_hung_rank_stops_the_job_within_the_timeout(tmp_path):
     took = time.monotonic() - stopped
     print(f"a hung rank (timeout 5 s) ended the job after {took:.1f} s")
     assert proc.returncode != 0
-    assert 5 <= took < 30, took
     # (most likely in the gradient exchange; once an epoch, in another)
     assert re.search(r"rank 0 of 2: the [a-z ]+ exchange got no answer for 5 s", err), err
+    assert "died without a word" not in err  # the watchdog spoke: the sentinel stays quiet
     assert "Traceback" not in err
 
 
@@ -230,14 +248,13 @@ def test_a_launcher_without_mpi4py_says_how_to_install_it(tmp_path):
 def test_a_failure_of_rank_0_alone_ends_the_job(tmp_path):
     """Rank 0 alone writes the metrics; when it cannot, the other rank must not wait for it
     in the gradient exchange (MPICH's mpiexec does not end a job when a rank exits)."""
-    env = cli_env(tmp_path, NUMREC_MPI_TIMEOUT="120")
+    env = cli_env(tmp_path, NUMREC_MPI_TIMEOUT="600")
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    start = time.monotonic()
     result = on_two_ranks(script("numrec-train"), "--dataset", "mnist-sample", "--hidden", "8",
                           "--epochs", "1", "--metrics", blocker / "run.jsonl", env=env)  # fmt: skip
     assert result.returncode == 2, result.stderr
-    assert time.monotonic() - start < 60  # well before the 120 s watchdog
+    assert "got no answer" not in result.stderr  # rank 0's abort ended it, not the watchdog
     errors = [line for line in result.stderr.splitlines() if ": error: " in line]
     assert len(errors) == 1 and errors[0].startswith(f"numrec-train: error: {blocker}: ")
     assert "Traceback" not in result.stderr

@@ -22,7 +22,7 @@ SCRIPT = textwrap.dedent(
     for threads in (1, 4):
         net = numrec.Network([12, 16, 8, 3], seed=5)
         numrec.train(net, blobs(n=300), epochs=2, batch_size=100, threads=threads, seed=9,
-                     progress=False)
+                     lr=0.05, progress=False)  # the settings of trained() below
         print(threads, hashlib.sha256(net.theta.tobytes()).hexdigest())
     """
 )

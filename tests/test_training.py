@@ -95,7 +95,7 @@ def test_patience_stops_and_the_best_weights_are_restored():
     assert history[-1]["stopped"] == "patience" and len(history) == best["epoch"] + 3
     assert [h["epoch"] for h in history if h["best"]][-1] == best["epoch"]
     trainer = Trainer(net, ds, progress=False)  # the same validation rows (same seed)
-    assert trainer._scores("val")[1] == pytest.approx(best["val_loss"], abs=1e-6)
+    assert trainer._scores("val")["loss"] == pytest.approx(best["val_loss"], abs=1e-6)
 
 
 def test_the_test_split_decides_nothing():
@@ -183,3 +183,12 @@ def test_resuming_on_other_data_is_refused():
     other = Trainer(numrec.Network([12, 8, 3]), blobs(n=301), epochs=1, progress=False)
     with pytest.raises(ValueError, match="trained on other data"):
         other.load_state_dict(state)
+
+
+def test_a_batch_size_beyond_the_rows_allocates_for_the_rows_only():
+    """--batch-size 100000000 on a small data set: one batch of all rows, as batch = n."""
+    ds = blobs(n=100)
+    a, b = numrec.Network([12, 8, 3], seed=1), numrec.Network([12, 8, 3], seed=1)
+    numrec.train(a, ds, epochs=2, batch_size=100_000_000, progress=False)
+    numrec.train(b, ds, epochs=2, batch_size=90, progress=False)  # the 90 training rows
+    np.testing.assert_array_equal(a.theta, b.theta)

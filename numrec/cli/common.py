@@ -87,6 +87,7 @@ def run(prog: str, main: Callable[[list[str]], int], argv: Sequence[str] | None 
     the wait.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    _take_over_sigint()
     rank = launched_rank()
     if rank:
         prog = f"{prog} (rank {rank})"
@@ -141,6 +142,15 @@ def _run(
         if debug:
             raise
         return EXIT_USAGE, error_line(prog, describe(e))
+    except MemoryError as e:
+        if debug:
+            raise
+        why = f" ({e})" if str(e) else ""
+        return EXIT_USAGE, error_line(
+            prog,
+            f"out of memory{why}: the data, the model or --batch-size is too large for this "
+            f"machine; expected smaller inputs",
+        )
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -159,6 +169,15 @@ def describe(error: BaseException) -> str:
         return f"{error.filename}: {why}"
     text = str(error).strip() or type(error).__name__
     return text
+
+
+def _take_over_sigint() -> None:
+    """From here on Ctrl-C is a KeyboardInterrupt that ``_run`` turns into exit 130.
+    Before, while the console script imported numrec, ``numrec._early_signals`` made
+    it end the process quietly with 130 (a KeyboardInterrupt there would be a traceback)."""
+    from .. import _early_signals
+
+    _early_signals.release()
 
 
 def _sigterm_as_interrupt():
@@ -181,6 +200,22 @@ def _quiet_warnings(prog: str) -> None:
 
 def warn(prog: str, message: str) -> None:
     print(f"{prog}: warning: {message}", file=sys.stderr, flush=True)
+
+
+def note(prog: str, message: str) -> None:
+    """Something the user should know about what the command chose for them."""
+    print(f"{prog}: note: {message}", file=sys.stderr, flush=True)
+
+
+def load_model(prog: str, path: Path):
+    """The model at ``path`` (a model, a numrec-train checkpoint or a seed text model);
+    a checkpoint is said to be one on stderr."""
+    from ..serialize import load_network
+
+    net = load_network(path)
+    if net.meta.get("source_format") == "checkpoint":
+        note(prog, f"{path} is a checkpoint of numrec-train: using its current weights")
+    return net
 
 
 # --- data sets on the command line --------------------------------------------------------

@@ -1,7 +1,7 @@
 """``numrec-eval``: how good is a model? Accuracy, loss, per-class precision and recall, and
 the confusion matrix, on a data set's test (or train) split or on a pair of IDX files.
 
-    numrec-eval model.npz                               # on the data set it was trained on
+    numrec-eval model.npz                               # on the data set it names, by name
     numrec-eval model.npz --dataset mnist --data-dir ~/data/mnist --plot confusion.png
     numrec-eval seed-model.txt --images t10k-images-idx3-ubyte.gz --labels t10k-labels-idx1-ubyte.gz
 """
@@ -21,14 +21,18 @@ PROG = "numrec-eval"
 
 EXAMPLES = """\
 examples:
-  numrec-eval model.npz                       the test split of the model's own data set
+  numrec-eval model.npz                       the test split of the data set the model
+                                              names (its name only, default options)
   numrec-eval model.npz --dataset mnist --part train
   numrec-eval model.npz --dataset csv --train train.csv --test test.csv --json
   numrec-eval model.npz --images t10k-images-idx3-ubyte.gz --labels t10k-labels-idx1-ubyte.gz
   numrec-eval model.npz --plot confusion.png
+  numrec-eval model.npz --report report.html  curves, confusion heat map, mistakes: one page
 
-MODEL is a .npz written by numrec-train (or Network.save), or a text model of the Rust
-number_recognition project. Exit status: 0 done, 2 bad usage or data, 130 interrupted.
+MODEL is a .npz written by numrec-train (or Network.save), a checkpoint of numrec-train
+(its current weights), or a text model of the Rust number_recognition project. Only the
+NAME of the data set stored in a model is used, never its stored paths or options.
+Exit status: 0 done, 2 bad usage or data, 130 interrupted.
 """
 
 
@@ -63,6 +67,13 @@ def build_parser(dataset: str, default_note: str) -> tuple[Parser, dict[str, str
         metavar="FILE.png",
         help="draw the confusion matrix (needs matplotlib: pip install 'numrec[plot]')",
     )
+    out.add_argument(
+        "--report",
+        type=common.path_with_suffix((".html", ".htm")),
+        metavar="FILE.html",
+        help="also write a self-contained HTML report: curves, per-class scores, confusion "
+        "matrix, the most confident mistakes",
+    )
     out.add_argument("--json", action="store_true", help="print the results as JSON")
     out.add_argument(
         "--threads",
@@ -81,26 +92,35 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    from ..serialize import load_network
-
-    # Which data set? The one named on the command line, else the one the model was
-    # trained on (with the options it was trained with). Find the model first, with a
-    # parser that knows every other flag.
+    # Which data set? The one named on the command line, else - by NAME only - the one the
+    # model says it was trained on. A model file is data: its stored data-set options
+    # (paths, a CSV file, a folder) are never used, so a model cannot make numrec-eval
+    # read a file the user did not name. Find the model first, with a parser that knows
+    # every other flag.
     if "-h" in argv or "--help" in argv:  # help needs no model: show the named data set's
         trained_on, net = None, None
         dataset = common.peek(argv, "--dataset") or common.DEFAULT_DATASET
-        note = "default: the data set the model was trained on, else mnist"
+        note = "default: the name of the data set the model was trained on, else mnist"
     else:
         probe, _ = build_parser(common.DEFAULT_DATASET, "")
         known, _ = probe.parse_known_args(argv)
-        net = load_network(known.model)
-        trained_on = net.meta.get("dataset")
-        dataset = common.peek(argv, "--dataset") or trained_on or common.DEFAULT_DATASET
+        net = common.load_model(PROG, known.model)
+        # with --images the data set is not used at all: ignore the model's name then
+        trained_on = net.meta.get("dataset") if known.images is None else None
+        named = common.peek(argv, "--dataset")
+        dataset = named or trained_on or common.DEFAULT_DATASET
         note = (
-            f"default: {trained_on}, which the model was trained on"
+            f"default: {trained_on}, the name the model gives"
             if trained_on
             else f"default: {common.DEFAULT_DATASET}"
         )
+        if not named and trained_on:
+            common.note(
+                PROG,
+                f"no --dataset given: evaluating on data set {trained_on!r}, the name stored "
+                f"in {known.model}, with its default options (a model's stored paths and "
+                f"options are never used; give --dataset and its options to choose)",
+            )
     common.check_dataset_name(dataset)
     parser, dests = build_parser(dataset, note)
     args = parser.parse_args(argv)
@@ -108,28 +128,32 @@ def _main(argv: list[str]) -> int:
         common.need_module("matplotlib", "plot", "--plot")
     common.check_threads(args.threads)
     options = common.dataset_options(args, dests)
-    if not options and args.dataset == trained_on:
-        options = _training_options(net)  # e.g. the CSV files the model was trained on
     X, y, names, source = _data(args, options, net)
+    if net.task != "classification":  # multilabel or regression: the task's metrics
+        if args.plot:
+            raise UsageError(f"--plot draws a confusion matrix, not for a {net.task} model")
+        result = net.evaluate(X, y, args.threads)
+        result.update(task=net.task, outputs=list(names), model=str(args.model), data=source)
+        print(json.dumps(result, indent=2) if args.json else "\n".join(task_report(result)))
+        return common.EXIT_OK
     result = evaluate(net, X, y, names, args.threads)
     result.update(model=str(args.model), data=source)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         print("\n".join(text_report(result)))
+    if args.report:
+        from ..report import write_report
+
+        path = write_report(args.report, net, X, y, names=names, source=source,
+                            model_path=args.model, threads=args.threads)  # fmt: skip
+        if not args.json:
+            print(f"report written to {path}")
     if args.plot:
         path = plot_confusion(result, args.plot)
         if not args.json:
             print(f"confusion matrix drawn in {path}")
     return common.EXIT_OK
-
-
-def _training_options(net) -> dict:
-    """The data-set options numrec-train recorded in the model (paths made absolute)."""
-    trained = net.meta.get("trained")
-    settings = trained.get("settings") if isinstance(trained, dict) else None
-    options = settings.get("dataset_options") if isinstance(settings, dict) else None
-    return dict(options) if isinstance(options, dict) else {}
 
 
 def _data(args, options: dict, net):
@@ -227,6 +251,28 @@ def text_report(result: dict) -> list[str]:
     return lines
 
 
+def task_report(result: dict) -> list[str]:
+    """The metrics of a multilabel or regression model (``Network.evaluate``)."""
+    lines = [f"model:    {result['model']}", f"data:     {result['data']}", ""]
+    if result["task"] == "multilabel":
+        lines.append(
+            f"subset accuracy: {100 * result['subset_accuracy']:.2f} %   Hamming loss: "
+            f"{result['hamming_loss']:.4f}   F1 micro {result['micro_f1']:.4f}, macro "
+            f"{result['macro_f1']:.4f}   loss: {result['loss']:.4f}"
+        )
+        return lines
+    lines.append(
+        f"R^2: {result['r2']:.4f}   RMSE: {result['rmse']:.4g}   MAE: {result['mae']:.4g}   "
+        f"loss (standardised targets): {result['loss']:.4f}"
+    )
+    if len(result["outputs"]) > 1:
+        lines += ["", "output          R^2        RMSE         MAE"]
+        for name, r2, rmse, mae in zip(result["outputs"], result["r2_outputs"],
+                                       result["rmse_outputs"], result["mae_outputs"]):  # fmt: skip
+            lines.append(f"{name[:12]:<12}  {r2:6.4f}  {rmse:10.4g}  {mae:10.4g}")
+    return lines
+
+
 def plot_confusion(result: dict, path: Path) -> Path:
     """The confusion matrix as an image, each row normalised to the class's share."""
     import matplotlib
@@ -253,9 +299,13 @@ def plot_confusion(result: dict, path: Path) -> Path:
                             fontsize=8, color=color)  # fmt: skip
     fig.colorbar(image, ax=ax, shrink=0.8, label="share of the true class")
     path = Path(path).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    from ..fileio import atomic_write
+
+    try:
+        with atomic_write(path) as out:
+            fig.savefig(out, dpi=100, format=path.suffix.lstrip(".").lower())
+    finally:
+        plt.close(fig)
     return path
 
 

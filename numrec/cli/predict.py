@@ -1,7 +1,18 @@
-"""``numrec-predict``: the label a model gives each image (PNG, BMP, JPEG, PGM, any size).
+"""``numrec-predict``: the label a model gives each image (PNG, BMP, JPEG, PGM, any size),
+or the prediction for each row of a CSV file (a model trained on the ``csv`` data set).
 
     numrec-predict model.npz digit.png photo-of-a-7.jpg
     numrec-predict model.npz scans/*.bmp --top 3 --json
+    numrec-predict model.npz new-rows.csv > predictions.csv
+
+A model trained on CSV data carries its preprocessing (the feature columns by name and
+order, their standardisation, the target scaling, the class names): each row of the
+files given is read as the training rows were and gets one prediction - the label and
+its probability, the 0/1 labels and their probabilities (multilabel), or the values in
+the training file's units (regression) - written as CSV to stdout, or with ``--json``
+as a list of objects. Where the file has a header, the features are found by name (other
+columns, e.g. the targets, are ignored); without one, a row holds the features or every
+column of the training file.
 
 A model trained on an image folder (the ``images`` data set) keeps how its images were
 prepared (``image_prep``: size, channels, fit, mnist_style), and each image is prepared
@@ -31,6 +42,7 @@ examples:
   numrec-predict model.npz digit.png
   numrec-predict model.npz photo.jpg scan.bmp --top 3
   numrec-predict model.npz *.png --json       [{"path", "label", "probability"}, ...]
+  numrec-predict csv-model.npz rows.csv       one prediction per row, as CSV
 
 Images need Pillow: pip install 'numrec[image]'.
 Exit status: 0 done, 2 bad usage or data (e.g. a file that is not an image), 130 interrupted.
@@ -48,7 +60,10 @@ def build_parser() -> Parser:
         epilog=EXAMPLES,
     )
     parser.add_argument("model", type=Path, metavar="MODEL", help="the model file")
-    parser.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="image files")
+    parser.add_argument(
+        "images", type=Path, nargs="+", metavar="IMAGE",
+        help="image files (CSV files of rows for a model trained on CSV data)",
+    )  # fmt: skip
     parser.add_argument(
         "--top",
         type=common.whole(1),
@@ -71,11 +86,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    from ..serialize import load_network
-
     args = build_parser().parse_args(argv)
+    net = common.load_model(PROG, args.model)  # a checkpoint too (said on stderr)
+    if "feature_columns" in net.meta:  # trained on CSV rows: the arguments are CSV files
+        return predict_rows(net, args)
     common.need_module("PIL", "image", "reading images", package="Pillow")
-    net = load_network(args.model)
     prepare = preparation(net, args.model)
     rows = np.stack([prepare(path) for path in args.images])
     probabilities = net.forward(rows)
@@ -96,6 +111,62 @@ def _main(argv: list[str]) -> int:
             others = ", ".join(f"{t['label']} {100 * t['probability']:.1f} %" for t in r["top"][1:])
             line += f"   next: {others}" if others else ""
         print(line)
+    return common.EXIT_OK
+
+
+def predict_rows(net, args) -> int:
+    """One prediction per row of the CSV files ``args.images``: CSV on stdout, or JSON."""
+    import csv
+    import importlib
+
+    from ..plugins import import_builtin
+
+    import_builtin("numrec_csv")
+    tasks = importlib.import_module("numrec_csv.tasks")
+    task, k = net.task, net.sizes[-1]
+    names = net.class_names or [str(i) for i in range(k)]
+    results = []
+    for path in args.images:
+        raw, lines = tasks.read_rows(path, net.meta)
+        if str(net.meta.get("input_scaling", "")).startswith("uint8"):
+            if raw.size and not ((raw >= 0) & (raw <= 255) & (raw == np.floor(raw))).all():
+                raise ValueError(
+                    f"{path}: the model was trained on whole numbers 0..255 (kept as bytes, "
+                    "scaled by 1/255); these rows hold other values"
+                )
+            X = raw.astype(np.uint8)
+        else:
+            X = net.preprocess(raw) if "mean" in net.meta else raw.astype(np.float32)
+        P = net.forward(X) if len(X) else np.zeros((0, k), np.float32)
+        values = net.predict(X) if len(X) and task == "regression" else None
+        for i, line in enumerate(lines):
+            row = {"path": str(path), "line": line}
+            if task == "regression":
+                row["values"] = {n: float(v) for n, v in zip(names, values[i], strict=True)}
+            elif task == "multilabel":
+                row["labels"] = [n for n, p in zip(names, P[i], strict=True) if p >= 0.5]
+                row["probabilities"] = {n: float(p) for n, p in zip(names, P[i], strict=True)}
+            else:
+                p = P[i] if net.output == "softmax" else P[i] / max(P[i].sum(), 1e-12)
+                best = int(np.argmax(p))
+                row.update(label=names[best], probability=float(p[best]))
+            results.append(row)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return common.EXIT_OK
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    if task == "regression":
+        out.writerow(["path", "line", *names])
+        out.writerows([r["path"], r["line"], *(f"{v:.9g}" for v in r["values"].values())]
+                      for r in results)  # fmt: skip
+    elif task == "multilabel":
+        out.writerow(["path", "line", *names])
+        out.writerows([r["path"], r["line"], *(int(p >= 0.5) for p in r["probabilities"].values())]
+                      for r in results)  # fmt: skip
+    else:
+        out.writerow(["path", "line", "label", "probability"])
+        out.writerows([r["path"], r["line"], r["label"], f"{r['probability']:.6f}"]
+                      for r in results)  # fmt: skip
     return common.EXIT_OK
 
 

@@ -40,9 +40,12 @@ def plot_history(history: list[dict], path: Path, title: str) -> Path:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
+    from ..fileio import atomic_write
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    with atomic_write(path) as out:  # like every file numrec writes: whole or not at all
+        fig.savefig(out, dpi=100, format=path.suffix.lstrip(".").lower())
     plt.close(fig)
     return path
 
@@ -74,6 +77,8 @@ def summary(trainer, wall_seconds: float) -> dict:
         "best_val_accuracy": best_record.get("val_accuracy"),
         "model_epoch": model_epoch,
         "test_accuracy": model_record.get("test_accuracy"),
+        # every test metric of the task (multilabel, regression: no accuracy)
+        "test_metrics": {k[5:]: v for k, v in model_record.items() if k.startswith("test_")},
         "test_loss": model_record.get("test_loss"),
         "final_train_loss": history[-1]["loss"] if history else None,
         "train_seconds": seconds,
@@ -93,6 +98,7 @@ def summary_lines(info: dict) -> list[str]:
         return "-" if x is None else f"{100 * x:.2f} %"
 
     rate = info["samples_per_s"]
+    classified = "accuracy" in info.get("test_metrics", {"accuracy": None})
     lines = [
         f"trained {info['epochs']} epoch(s) on {info['dataset']} in {info['wall_seconds']:.1f} s "
         f"(training {info['train_seconds']:.1f} s"
@@ -102,19 +108,27 @@ def summary_lines(info: dict) -> list[str]:
     if info["best_epoch"] is not None:
         lines.append(
             f"best epoch {info['best_epoch']} by {info['monitor']}: validation loss "
-            f"{info['best_val_loss']:.4f}, accuracy {pct(info['best_val_accuracy'])}"
+            f"{info['best_val_loss']:.4f}"
+            + (f", accuracy {pct(info['best_val_accuracy'])}" if classified else "")
         )
     if info["test_accuracy"] is not None:
         lines.append(
             f"test (the model, epoch {info['model_epoch']}): accuracy "
             f"{pct(info['test_accuracy'])}, loss {info['test_loss']:.4f}"
         )
+    elif info.get("test_metrics", {}).get("loss") is not None:
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in info["test_metrics"].items())
+        lines.append(f"test (the model, epoch {info['model_epoch']}): {shown}")
     lines.append(
         f"model saved to {info['model']}"
         if info["model"]
         else "model not saved (add --save model.npz to keep it)"
     )
-    for key, what in (("metrics", "metrics"), ("plot", "curves")):
+    for key, what in (
+        ("metrics", "metrics"),
+        ("plot", "curves"),
+        ("tensorboard", "TensorBoard events"),
+    ):
         if info.get(key):
             lines.append(f"{what} written to {info[key]}")
     return lines

@@ -101,7 +101,7 @@ class Session:
         ds = self.load_data() if self.comm is None else self.load_shared()
         if len(ds.train) == 0:
             raise ValueError(f"data set {ds.name!r} has no training samples")
-        net = self.network.build(ds.n_features, ds.num_classes, seed=config.seed)
+        net = self.network.build(ds.n_features, ds.num_classes, seed=config.seed, task=ds.task)
         net.class_names = list(ds.class_names)
         steps = LocalSteps()
         if self.comm is not None:
@@ -112,6 +112,10 @@ class Session:
         metrics = MetricsFile(args.metrics) if args.metrics and self.root else None
         if metrics is not None:
             callbacks.append(metrics)
+        if args.tensorboard and self.root:
+            from ..tensorboard import TensorBoardLogger
+
+            callbacks.append(TensorBoardLogger(args.tensorboard))
         trainer = Trainer(net, ds, config, steps=steps, callbacks=callbacks,
                           progress=not self.quiet)  # fmt: skip
         if self.state is not None:
@@ -150,7 +154,8 @@ class Session:
             else f"{trainer.n_samples:,} train / {len(ds.test):,} test samples (no validation)"
         )
         return (
-            f"{where}{ds.name}: {held}, {ds.n_features} features, {ds.num_classes} classes; "
+            f"{where}{ds.name}: {held}, {ds.n_features} features, {ds.num_classes} "
+            f"{ {'regression': 'outputs', 'multilabel': 'labels'}.get(ds.task, 'classes') }; "
             f"network {arch} ({net.hidden}, {net.output}); {c.optimizer} lr {c.lr:g} "
             f"({c.schedule}), batch {c.batch_size}, {c.epochs} epoch{'s' if c.epochs != 1 else ''}"
             f", seed {c.seed}{ranks}"
@@ -222,7 +227,12 @@ class Session:
                             "stop_reason": trainer.stop_reason,
                             "settings": self.stored_run()},
             }  # fmt: skip
-            for key in ("scale", "mean", "std", "image_prep"):  # e.g. a standardised CSV data set
+            # the data set's preprocessing, which numrec-predict repeats on raw rows: e.g. a
+            # standardised CSV data set's statistics, its columns and their roles (the
+            # target scaling of regression is the network's own meta already)
+            kept = ("scale", "mean", "std", "image_prep", "delimiter", "columns", "n_columns",
+                    "feature_columns", "target_columns", "weight_column")  # fmt: skip
+            for key in kept:
                 if key in ds.meta:
                     meta[key] = ds.meta[key]
             model = str(net.save(args.save, **meta))
@@ -235,6 +245,7 @@ class Session:
             dataset=ds.name,
             model=model,
             metrics=str(args.metrics) if args.metrics else None,
+            tensorboard=str(args.tensorboard) if args.tensorboard else None,
             plot=plot,
             architecture=net.config(),
         )
@@ -242,4 +253,9 @@ class Session:
             print(json.dumps(report.clean(info), indent=2))
         elif not self.quiet:
             print("\n".join(report.summary_lines(info)))
+        if args.report:  # the HTML report: the model on the test split, with this run's history
+            from ..report import run_report
+
+            path = run_report(args.report, net, ds, trainer, self.stored_run(), model)
+            self.note(f"report written to {path}")
         return common.EXIT_OK

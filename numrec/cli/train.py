@@ -140,10 +140,24 @@ def build_parser(dataset: str) -> tuple[Parser, dict[str, str]]:
         "its earlier epochs)",
     )
     out.add_argument(
+        "--tensorboard",
+        type=Path,
+        metavar="DIR",
+        help="write each epoch's metrics and the settings as TensorBoard events to DIR "
+        "(needs tensorboard: pip install 'numrec[tensorboard]')",
+    )
+    out.add_argument(
         "--plot",
         type=common.path_with_suffix(report.PLOT_SUFFIXES),
         metavar="FILE.png",
         help="draw loss and accuracy curves (needs matplotlib: pip install 'numrec[plot]')",
+    )
+    out.add_argument(
+        "--report",
+        type=common.path_with_suffix((".html", ".htm")),
+        metavar="FILE.html",
+        help="write a self-contained HTML report of the model on the test split as the run "
+        "ends: curves, per-class scores, confusion matrix, the most confident mistakes",
     )
     out.add_argument(
         "--quiet",
@@ -181,6 +195,8 @@ def _main(argv: list[str]) -> int:
         options = _adopt(args, explicit, stored, options)
     if args.plot:
         common.need_module("matplotlib", "plot", "--plot")
+    if args.tensorboard:
+        common.need_module("tensorboard", "tensorboard", "--tensorboard")
     config, network = settings_of(args)
     common.check_threads(config.threads)
     from .session import Session
@@ -255,7 +271,7 @@ def resume_command(checkpoint: Path, args=None) -> str:
     """The command that continues a run: the checkpoint, and the output paths of this run
     (a checkpoint stores none, so a resumed run writes only where its command says)."""
     words = [PROG, "--resume", str(checkpoint)]
-    for dest in ("save", "metrics", "plot"):
+    for dest in ("save", "metrics", "plot", "report"):
         value = getattr(args, dest, None)
         if value is not None:
             words += ["--" + dest, str(Path(value).expanduser().resolve())]

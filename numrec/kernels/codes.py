@@ -21,11 +21,26 @@ PARALLEL_INLINE = dict(PARALLEL_JIT, inline="always")
 
 HIDDEN = {"leaky_relu": 0, "relu": 1, "tanh": 2, "sigmoid": 3}
 # (output activation, loss) -> code; the delta at the output is derived for each pair
+# (kernels.layers.output_delta), and each loss equals a PyTorch loss (docs: the losses):
+#   0 softmax + cross-entropy   CrossEntropyLoss() on the logits (mean over rows)
+#   1 sigmoid + quadratic       the seed's C = sum_j (a_j - y_j)^2: MSELoss(reduction="sum")
+#                               on the sigmoid outputs, divided by the rows
+#   2 sigmoid + binary CE       BCEWithLogitsLoss(reduction="sum") / rows, i.e. the outputs
+#                               times BCEWithLogitsLoss() (multi-label)
+#   3 linear + mse              MSELoss() (mean over rows and outputs)
+#   4 linear + mae              L1Loss() (mean over rows and outputs)
+#   5 linear + huber            HuberLoss(delta=delta) (mean over rows and outputs)
+# With per-row weights w every one of them becomes sum_i w_i l_i / sum_i w_i, l_i the
+# row's loss as above (CrossEntropyLoss(weight=...)'s convention).
 OUTPUT = {
     ("softmax", "cross_entropy"): 0,
     ("sigmoid", "mse"): 1,
     ("sigmoid", "cross_entropy"): 2,
+    ("linear", "mse"): 3,
+    ("linear", "mae"): 4,
+    ("linear", "huber"): 5,
 }
+LINEAR_OUTPUTS = (3, 4, 5)  # output codes whose outputs are the affine values themselves
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3, "adamw": 4}
 
 # The shard size depends on the batch size and the machine's core count only - never on

@@ -16,7 +16,7 @@ BLOCK = 256  # rows per task; fixed, so results do not depend on the thread coun
 def forward_rows(X, lo, rows, scale, net, fn, a_off, out):
     """out[lo:lo+rows] <- the network's output for those rows of X."""
     theta, w_off, b_off, sizes = net
-    hidden, output, alpha = fn
+    hidden, output, alpha = fn.hidden, fn.output, fn.alpha
     L = len(sizes) - 1
     acts = np.empty(a_off[L + 1], dtype=np.float32)
     # a zero that is not the literal 0: a literal argument would compile gather and

@@ -51,7 +51,8 @@ def bias_hidden(Z, b, hidden, alpha):
 
 @njit(**INNER_JIT)
 def bias_output(Z, b, output):
-    """Z <- softmax(Z + b) row by row (code 0), or sigmoid(Z + b) (codes 1, 2)."""
+    """Z <- softmax(Z + b) row by row (code 0), sigmoid(Z + b) (codes 1, 2), or Z + b
+    (the linear outputs of regression, codes 3-5); see codes.OUTPUT."""
     rows, cols = Z.shape
     one = np.float32(1.0)
     for i in range(rows):
@@ -69,9 +70,12 @@ def bias_output(Z, b, output):
             inv = one / total
             for j in range(cols):
                 Z[i, j] *= inv
-        else:
+        elif output <= 2:
             for j in range(cols):
                 Z[i, j] = one / (one + np.float32(math.exp(-(Z[i, j] + b[j]))))
+        else:
+            for j in range(cols):
+                Z[i, j] += b[j]
 
 
 @njit(**INNER_JIT)
@@ -114,20 +118,31 @@ def forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, rows, hidden, o
 
 
 @njit(**INNER_JIT)
-def output_delta(P, T, output, scale, D):
-    """The delta at the output (dC/dz, times ``scale``) and the block's summed loss.
+def output_delta(P, T, output, scale, D, W, delta):
+    """The delta at the output (dC/dz, times ``scale`` and the row's weight) and the
+    block's summed (weighted) loss; ``codes.OUTPUT`` says which PyTorch loss each pair is.
 
     softmax + cross-entropy and sigmoid + binary cross-entropy both give P - T;
-    sigmoid + quadratic cost C = sum((a - y)^2) gives 2 (a - y) a (1 - a).
-    ``scale`` is 1/batch so that the summed shard gradients are the batch mean.
-    Returns (summed loss, number of rows whose arg-max matches the target's).
+    sigmoid + quadratic cost C = sum((a - y)^2) gives 2 (a - y) a (1 - a); the linear
+    outputs (mean over the k outputs) give 2 (a - y) / k (mse), sign(a - y) / k (mae,
+    0 at a = y as torch.sign) and, for Huber, (a - y) / k where |a - y| <= delta, else
+    delta sign(a - y) / k.
+    ``scale`` is 1/batch (or 1/the batch's summed weight) so that the summed shard
+    gradients are the batch's (weighted) mean. ``W``: the rows' weights, or empty for 1.
+    Returns (summed loss, each row's times its weight; number of rows whose arg-max
+    matches the target's).
     """
     rows, cols = P.shape
     loss = 0.0
     correct = 0
     tiny = 1e-30
     one = np.float32(1.0)
+    zero = np.float32(0.0)
+    weighted = W.size > 0
+    per_output = np.float32(1.0 / cols)  # the mean over outputs of the linear losses
     for i in range(rows):
+        s = scale * W[i] if weighted else scale
+        row = 0.0
         best_p, best_t = 0, 0
         for j in range(cols):
             p, t = P[i, j], T[i, j]
@@ -137,15 +152,34 @@ def output_delta(P, T, output, scale, D):
                 best_t = j
             if output == 0:
                 if t != 0:
-                    loss -= t * math.log(max(p, tiny))
-                D[i, j] = (p - t) * scale
+                    row -= t * math.log(max(p, tiny))
+                D[i, j] = (p - t) * s
             elif output == 1:
                 diff = p - t
-                loss += diff * diff
-                D[i, j] = np.float32(2.0) * diff * p * (one - p) * scale
+                row += diff * diff
+                D[i, j] = np.float32(2.0) * diff * p * (one - p) * s
+            elif output == 2:
+                row -= t * math.log(max(p, tiny)) + (1.0 - t) * math.log(max(1.0 - p, tiny))
+                D[i, j] = (p - t) * s
             else:
-                loss -= t * math.log(max(p, tiny)) + (1.0 - t) * math.log(max(1.0 - p, tiny))
-                D[i, j] = (p - t) * scale
+                diff = p - t
+                size = abs(diff)
+                if output == 3:
+                    row += diff * diff
+                    g = np.float32(2.0) * diff
+                elif output == 4:
+                    row += size
+                    g = one if diff > 0 else (-one if diff < 0 else zero)
+                elif size <= delta:
+                    row += np.float32(0.5) * diff * diff
+                    g = diff
+                else:
+                    row += delta * (size - np.float32(0.5) * delta)
+                    g = delta if diff > 0 else -delta
+                D[i, j] = g * per_output * s
+        if output >= 3:
+            row /= cols
+        loss += row * W[i] if weighted else row
         if best_p == best_t:
             correct += 1
     return loss, correct
@@ -223,3 +257,12 @@ def copy_rows(Y, rows, start, count, T):
         r = rows[start + i]
         for j in range(cols):
             T[i, j] = Y[r, j]
+
+
+@njit(**INNER_JIT)
+def row_weights(w, rows, start, count, out):
+    """out[i] <- w[rows[start + i]], the per-row weights of a block (none when w is empty:
+    every row weighs 1)."""
+    if w.size:
+        for i in range(count):
+            out[i] = w[rows[start + i]]

@@ -32,6 +32,7 @@ from .layers import (
     gather,
     onehot,
     output_delta,
+    row_weights,
     store_transposed,
     weight_gradient,
 )
@@ -115,13 +116,14 @@ def update_range(theta, grad, lo, hi, lr, opt, m, v, step):
 
 
 @njit(**INNER_JIT)
-def shard_pass(k, X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws):
-    """Pass 1 for shard ``k`` of rows[start:start+count]: gather its inputs and targets,
-    run forward, take the output delta (times ``inv``) and back-propagate the deltas, then
-    store them transposed. Returns (summed loss, correct). One plain function, so that
-    the parallel loop that calls it stays small (cheap to analyse and compile)."""
+def shard_pass(k, X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws, w):
+    """Pass 1 for shard ``k`` of rows[start:start+count]: gather its inputs, targets and
+    weights, run forward, take the output delta (times ``inv`` and each row's weight) and
+    back-propagate the deltas, then store them transposed. Returns (summed loss,
+    correct). One plain function, so that the parallel loop that calls it stays small
+    (cheap to analyse and compile)."""
     theta, w_off, b_off, sizes = net
-    hidden, output, alpha = fn
+    hidden, output, alpha, delta = fn
     a_off, d_off, t_off, tasks, size = plan
     acts, deltas, deltas_t, targets, grad = ws
     L = len(sizes) - 1
@@ -133,24 +135,28 @@ def shard_pass(k, X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws):
         onehot(y, rows, start + row0, n, T)
     else:
         copy_rows(Y, rows, start + row0, n, T)
+    W = np.empty(n if w.size else 0, dtype=np.float32)
+    row_weights(w, rows, start + row0, n, W)
     D = deltas[k]
     forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, n, hidden, output, alpha)
     P = block(acts, a_off[L] + row0 * sizes[L], n, sizes[L])
-    loss, correct = output_delta(P, T[:n], output, inv, block(D, d_off[L], n, sizes[L]))
+    loss, correct = output_delta(P, T[:n], output, inv, block(D, d_off[L], n, sizes[L]), W, delta)
     backprop_deltas(theta, w_off, sizes, a_off, acts, row0, n, d_off, D, hidden, alpha)
     store_transposed(D, d_off, sizes, row0, n, count, deltas_t, t_off)
     return loss, correct
 
 
 @njit(**PARALLEL_INLINE)
-def batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws):
+def batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws, w):
     """Pass 1 for rows[start:start+count]: forward and deltas, shard by shard. The loss
-    is averaged over ``total`` rows: ``count`` for a whole batch, more when these rows
-    are one process's part of a batch shared out among processes (``numrec.distributed``).
+    is averaged over ``total`` (a float): the rows' count, or with weights ``w`` (one per
+    row of X; empty: every row weighs 1) their summed weight, for a whole batch; more
+    when these rows are one process's part of a batch shared out among processes
+    (``numrec.distributed``).
 
     Targets are the one-hot rows of labels ``y`` or, when ``y`` is empty, the rows of
     ``Y``. net, plan and ws: ``structs.Params``, ``Plan`` and ``Workspace``. Returns
-    (summed loss, correct).
+    (summed loss, each row's times its weight; correct).
     """
     size = plan.shard_rows
     n_shards = (count + size - 1) // size
@@ -163,7 +169,7 @@ def batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws):
         # np.int64(k): the loop index is int64 when first typed but uint64 inside the
         # outlined parallel body, which would compile shard_pass twice (~2 s)
         losses[k], corrects[k] = shard_pass(
-            np.int64(k), X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws
+            np.int64(k), X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws, w
         )
     loss = 0.0
     correct = 0
@@ -216,17 +222,32 @@ def gradient_and_update(count, net, plan, ws, lr, opt, m, v, step):
         gradient_tasks(np.int64(w), workers, count, net, plan, ws, lr, opt, m, v, step)
 
 
+@njit(**INNER_JIT)
+def weight_sum(w, rows, start, count):
+    """The summed weight of rows[start:start+count] (float64, in row order); their count
+    when ``w`` is empty. A batch of weight 0 counts as 1: its gradient is 0, not NaN."""
+    if not w.size:
+        return float(count)
+    total = 0.0
+    for i in range(count):
+        total += w[rows[start + i]]
+    return total if total > 0 else 1.0
+
+
 @njit(**PARALLEL_JIT)
-def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, plan, opt, state, ws):
+def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, plan, opt, state, ws, Y, w):
     """Train on mini-batches first .. first+count-1 of the epoch order ``perm``
     (``lrs[b]`` is the learning rate of batch first+b; X rows are multiplied by ``scale``).
 
+    Targets: the labels ``y``, or when ``y`` is empty the target rows ``Y``; ``w``: a
+    weight per row of X, or empty (every row weighs 1): each batch's loss and gradient
+    are then sum(w_i l_i) / sum(w_i) over its rows.
     state: a ``structs.OptimizerState`` (step: a one-element int64 array, Adam's t).
     Returns (summed loss, correct, samples seen, batches done, finite): training stops
-    before the update of the first batch whose loss is not finite.
+    before the update of the first batch whose loss is not finite. The summed loss is
+    each batch's (weighted) mean loss times its rows.
     """
     m, v, step = state
-    no_rows = np.zeros((0, 1), dtype=np.float32)
     n = perm.size
     loss_sum = 0.0
     correct = 0
@@ -234,7 +255,10 @@ def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, plan, op
     for b in range(count):
         start = (first + b) * batch
         rows = min(batch, n - start)
-        loss, hits = batch_deltas(X, y, no_rows, perm, start, rows, rows, scale, net, fn, plan, ws)
+        total = weight_sum(w, perm, start, rows)
+        loss, hits = batch_deltas(X, y, Y, perm, start, rows, total, scale, net, fn, plan, ws, w)
+        if w.size:
+            loss *= rows / total  # the batch's weighted mean, times its rows
         if not math.isfinite(loss):
             return loss_sum, correct, seen, b, False
         step[0] += 1
@@ -250,17 +274,19 @@ def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, plan, op
 
 NO_TARGETS = np.zeros((0, 1), dtype=np.float32)  # targets come from the labels
 NO_LABELS = np.zeros(0, dtype=np.int64)  # targets are given as rows
+NO_WEIGHTS = np.zeros(0, dtype=np.float32)  # every row weighs 1
 # the optimizer arguments of a gradient-only pass: the code says "no update", the rest
 # only fixes the argument types (those of Optimizer.kernel_args, so the cache is shared)
 GRADIENT_ONLY_OPT = OptimizerArgs(GRADIENT_ONLY, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
-def batch_gradient(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws):
+def batch_gradient(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws, w=NO_WEIGHTS):
     """The gradient of rows[start:start+count] summed and divided by ``total`` into ws.grad
     (zero for no rows), nothing updated; targets from the labels ``y`` or, when ``y`` is
-    empty, the rows of ``Y`` (as batch_deltas). With ``total`` the whole batch's size,
-    the parts of several processes add up to the batch's mean gradient. Returns (summed
-    loss, correct).
+    empty, the rows of ``Y``, rows weighted by ``w`` when it is not empty (as
+    batch_deltas). With ``total`` the whole batch's size (or summed weight), the parts of
+    several processes add up to the batch's (weighted) mean gradient. Returns (summed
+    loss, each row's times its weight; correct).
 
     A Python function calling the two compiled passes one by one, not a compiled caller
     of both: that would compile both passes again (a cached callee cannot be linked into
@@ -269,7 +295,9 @@ def batch_gradient(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws)
     if count == 0:
         ws.grad[:] = 0.0
         return 0.0, 0
-    loss, hits = batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws)
+    loss, hits = batch_deltas(
+        X, y, Y, rows, start, count, float(total), scale, net, fn, plan, ws, w
+    )
     gradient_and_update(count, net, plan, ws, 0.0, GRADIENT_ONLY_OPT, ws.grad, ws.grad, 0)
     return loss, hits
 

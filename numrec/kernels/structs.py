@@ -30,12 +30,13 @@ class Params(NamedTuple):
 
 
 class Codes(NamedTuple):
-    """What the network computes: activation codes (``codes.HIDDEN``, ``codes.OUTPUT``)
-    and leaky ReLU's slope below zero."""
+    """What the network computes: activation codes (``codes.HIDDEN``, ``codes.OUTPUT``),
+    leaky ReLU's slope below zero and the Huber loss's ``delta`` (read by code 5 only)."""
 
     hidden: int
     output: int
     alpha: np.float32
+    delta: np.float32
 
 
 class Plan(NamedTuple):

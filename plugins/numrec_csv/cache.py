@@ -2,8 +2,9 @@
 
 A CSV file is parsed once; later loads read ``<data root>/csv-cache/<key>.npz``. The key
 is a SHA-256 of the file's absolute path, size and modification time (ns) and of the
-parse options, so an edited file is parsed again. Writes go to a temporary file renamed
-into place, so a crash or a concurrent load never leaves half a cache file; a cache that
+parse options, so an edited file is parsed again. Writes go through ``numrec.fileio`` (a
+temporary file renamed into place), so a crash or a concurrent load never leaves half a
+cache file; a cache that
 cannot be read or written is skipped with a warning, never fatal. Only the newest entry
 of each CSV file is kept.
 
@@ -36,7 +37,6 @@ import hashlib
 import json
 import mmap
 import os
-import secrets
 import struct
 import time
 import warnings
@@ -46,10 +46,12 @@ from typing import BinaryIO
 
 import numpy as np
 
+from numrec.fileio import atomic_write
+
 from .layout import Layout
 from .parse import Table
 
-VERSION = 1  # bump when the parser's output for the same file would change
+VERSION = 2  # bump when the parser's output for the same file would change
 ALIGN = 64  # the byte alignment of each member's .npy, hence of its data (numpy pads to 64)
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., file name length, extra length
 _ZIP64_EXTRA = 20  # the zip64 extra field zipfile adds to a local header when forced
@@ -86,7 +88,7 @@ def load(entry: Path, path: Path) -> Table | None:
         # meanwhile, the map and the labels still come from the same version of it.
         with open(entry, "rb") as f, np.load(f, allow_pickle=False) as npz:
             meta = json.loads(str(npz["meta"]))
-            labels = npz["labels"]
+            labels = _labels(npz["label_names"], npz["label_codes"])
             order = npz["order"] if "order" in npz.files else None
             X = _mapped(f, npz.zip.getinfo("X.npy"))
             if X is None:
@@ -101,6 +103,17 @@ def load(entry: Path, path: Path) -> Table | None:
         meta["first_line"], meta["data_offset"], meta["data_line"],
     )  # fmt: skip
     return Table(X, labels, layout, order)
+
+
+def _labels(names: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The per-row label texts (an object array of shared str) from names and codes."""
+    if names.ndim != 1 or codes.ndim != 1 or codes.dtype.kind not in "iu":
+        raise ValueError("malformed label names or codes")
+    if len(codes) and (codes.min() < 0 or codes.max() >= len(names)):
+        raise ValueError("a label code out of range")
+    texts = np.empty(len(names), object)
+    texts[:] = [str(n) for n in names]
+    return texts[codes]
 
 
 def _check_shapes(X: np.ndarray, labels: np.ndarray, order: np.ndarray | None) -> None:
@@ -165,20 +178,20 @@ def save(entry: Path, table: Table) -> bool:
         "data_line": lay.data_line,
         "source": str(Path(lay.path).resolve()),
     }
-    arrays = {"X": table.X, "labels": table.labels, "meta": np.array(json.dumps(meta))}
+    # labels as their distinct texts and a code per row: a str array would give every
+    # row the width of the longest label
+    names, codes = np.unique(np.asarray(table.labels, object), return_inverse=True)
+    arrays = {
+        "X": table.X,
+        "label_names": np.array([str(n) for n in names], dtype=str),
+        "label_codes": codes.reshape(-1).astype(np.int64),
+        "meta": np.array(json.dumps(meta)),
+    }
     if table.order is not None:
         arrays["order"] = np.asarray(table.order, np.int64)
-    # Named by hand rather than by mkstemp, whose files are private (0600) whatever
-    # the umask; the cache is as shareable as the user's other files.
-    tmp = entry.with_name(f".{entry.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with open(tmp, "xb") as f:
-                _write_npz(f, arrays)
-            os.replace(tmp, entry)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_write(entry) as f:
+            _write_npz(f, arrays)
     except OSError as e:
         warnings.warn(f"could not write the CSV cache for {lay.path}: {e}", stacklevel=2)
         return False

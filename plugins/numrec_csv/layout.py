@@ -69,11 +69,27 @@ def resolve_delimiter(delimiter: str | None, first_line: str) -> str | None:
     return None
 
 
+class FieldError(ValueError):
+    """A line the csv module cannot split; the caller adds the file and line."""
+
+
 def split_fields(line: str, delimiter: str | None) -> list[str]:
     """The fields of one line, quotes removed and surrounding spaces stripped."""
+    if "\r" in line:  # a lone carriage return: the csv module would call it a new line
+        raise FieldError(
+            "a carriage return (\\r) inside the line; expected lines that end in \\n or \\r\\n"
+        )
     if delimiter is None:
         return [f.strip('"') for f in line.split()]
-    row = next(csv.reader([line], delimiter=delimiter, skipinitialspace=True), [])
+    try:
+        row = next(csv.reader([line], delimiter=delimiter, skipinitialspace=True), [])
+    except csv.Error as e:
+        if "field limit" in str(e):
+            raise FieldError(
+                f"a field of more than {csv.field_size_limit():,} characters; expected "
+                f"numbers and short labels"
+            ) from None
+        raise FieldError(f"cannot split the line into fields ({e})") from None
     return [f.strip() for f in row]
 
 
@@ -98,6 +114,11 @@ def sniff(
     first_line, _, first = rows[0]
     second = rows[1][2] if len(rows) > 1 else None
     delim = resolve_delimiter(delimiter, first)
+    for number, _, text in rows:  # every line sniff looks at must split into fields
+        try:
+            split_fields(text, delim)
+        except FieldError as e:
+            raise DatasetError(f"{path}: line {number}: {e}") from None
     fields = split_fields(first, delim)
     has_header = _has_header(header, fields, second, delim)
     columns = tuple(fields) if has_header else None
@@ -212,14 +233,20 @@ def _describe(delim: str | None) -> str:
     return {None: "whitespace", "\t": "tab"}.get(delim, repr(delim))
 
 
+FLOAT32_MAX = 3.4028234663852886e38  # np.finfo(np.float32).max: cells become float32
+
+
 def check_finite_number(text: str) -> str | None:
-    """Why ``text`` is not a usable cell value, or None when it is a finite number."""
+    """Why ``text`` is not a usable cell value, or None when it is a finite number that
+    float32 (the feature matrix's type) can hold."""
     if text == "":
         return "an empty cell"
     try:
         value = float(text)
     except ValueError:
-        return f"{text!r} is not a number"
+        return f"{text!r:.40} is not a number"
     if not math.isfinite(value):
-        return f"{text!r} is not a finite number"
+        return f"{text!r:.40} is not a finite number"
+    if abs(value) > FLOAT32_MAX:
+        return f"{text!r:.40} is beyond float32's range (+-3.4e38), where features are stored"
     return None

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from numrec import DatasetError
 
-from .layout import Layout, check_finite_number, split_fields
+from .layout import FLOAT32_MAX, FieldError, Layout, check_finite_number, split_fields
 
 BLOCK = 4 << 20  # bytes per parse step: large enough for loadtxt, small next to the data
 
@@ -63,8 +63,11 @@ def parse(layout: Layout, progress: bool = True) -> Table:
     """Parse the data rows of ``layout.path``; DatasetError names any bad line."""
     path = layout.path
     size = os.path.getsize(path)
-    capacity = _count_lines(path, layout.data_offset) + 1
-    X = np.empty((capacity, layout.n_columns - 1), np.uint8)
+    # Every data row holds n_columns cells and n_columns - 1 delimiters, so the bytes
+    # bound the rows as well as the line count does: blank lines do not count.
+    most = (size - layout.data_offset + 1) // (2 * layout.n_columns) + 1
+    capacity = min(_count_lines(path, layout.data_offset) + 1, most)
+    X = _matrix(path, capacity, layout.n_columns - 1, np.uint8)
     label_parts: list[np.ndarray] = []
     lines = _Lines()
     rows, line = 0, layout.data_line
@@ -90,7 +93,8 @@ def parse(layout: Layout, progress: bool = True) -> Table:
                 if Xb.dtype == np.float32 and X.dtype == np.uint8:
                     X = _widen(X, rows)  # the first non-byte block: float32 from here on
                 if rows + len(Xb) > len(X):  # lone CR line ends: more lines than counted
-                    X.resize((2 * (rows + len(Xb)), X.shape[1]), refcheck=False)
+                    grow = min(2 * (rows + len(Xb)), max(most, rows + len(Xb)))
+                    X.resize((grow, X.shape[1]), refcheck=False)
                 X[rows : rows + len(Xb)] = Xb
                 lines.add(rows, line, numbers)
                 label_parts.append(labels)
@@ -104,9 +108,18 @@ def parse(layout: Layout, progress: bool = True) -> Table:
         raise DatasetError(f"{path}: no data rows {where}; expected rows of numbers")
     if rows < len(X):
         X.resize((rows, X.shape[1]), refcheck=False)  # shrinks in place, no copy
-    labels = np.concatenate(label_parts)
+    labels = np.concatenate(label_parts) if label_parts else np.empty(0, object)
     _check_numeric_labels(layout, labels, lines)
     return Table(X, labels, layout)
+
+
+def _matrix(path, rows: int, columns: int, dtype) -> np.ndarray:
+    try:
+        return np.empty((rows, columns), dtype)
+    except MemoryError:
+        raise DatasetError(
+            f"{path}: {rows:,} rows x {columns:,} columns do not fit in memory"
+        ) from None
 
 
 def _count_lines(path, offset: int) -> int:
@@ -120,7 +133,7 @@ def _count_lines(path, offset: int) -> int:
 
 
 def _widen(X: np.ndarray, rows: int) -> np.ndarray:
-    wide = np.empty(X.shape, np.float32)
+    wide = _matrix("the CSV file", X.shape[0], X.shape[1], np.float32)
     wide[:rows] = X[:rows]
     return wide
 
@@ -139,8 +152,8 @@ def _parse_block(layout: Layout, block: bytes, first_line: int, dtype: np.dtype)
         return numbers[i] if numbers is not None else first_line + i
 
     if not lines:
-        return np.empty((0, layout.n_columns - 1), dtype), np.empty(0, str), numbers, len(raw)
-    split = _split_label(layout, lines, quoted=b'"' in block)
+        return np.empty((0, layout.n_columns - 1), dtype), np.empty(0, object), numbers, len(raw)
+    split = _split_label(layout, lines, quoted=b'"' in block, line_of=line_of)
     if split is None:
         _diagnose(layout, lines, line_of)
     labels, rest = split
@@ -150,10 +163,10 @@ def _parse_block(layout: Layout, block: bytes, first_line: int, dtype: np.dtype)
     return Xb, _label_texts(layout, labels, line_of), numbers, len(raw)
 
 
-def _split_label(layout: Layout, lines: list[bytes], quoted: bool):
+def _split_label(layout: Layout, lines: list[bytes], quoted: bool, line_of):
     """(label fields, the other cells of each line) or None when a line is too short."""
     if quoted:
-        return _split_quoted(layout, lines)
+        return _split_quoted(layout, lines, line_of)
     k, last = layout.label_index, layout.n_columns - 1
     d = layout.delimiter.encode() if layout.delimiter is not None else None
     if k == 0:  # the common layouts: one split at the first or last delimiter, in C
@@ -173,12 +186,12 @@ def _split_label(layout: Layout, lines: list[bytes], quoted: bool):
     return [p[label] for p in parts], [p[other] for p in parts]
 
 
-def _split_quoted(layout: Layout, lines: list[bytes]):
+def _split_quoted(layout: Layout, lines: list[bytes], line_of):
     """The slow path for blocks with quotes: the csv module splits each line."""
     k, d = layout.label_index, layout.delimiter
     labels, rest = [], []
-    for ln in lines:
-        fields = split_fields(ln.decode("utf-8", "replace").rstrip("\r\n"), d)
+    for i, ln in enumerate(lines):
+        fields = _fields(layout, ln.decode("utf-8", "replace").rstrip("\r\n"), line_of(i))
         if len(fields) != layout.n_columns:
             return None
         labels.append(fields[k].encode())
@@ -204,8 +217,8 @@ def _cells(layout: Layout, rest: list[bytes], wide: bool) -> np.ndarray | None:
         Xb = np.loadtxt(rest, dtype=np.float64, **kwargs)
     except ValueError:
         return None
-    if Xb.shape != (n, m) or not np.isfinite(Xb).all():
-        return None
+    if Xb.shape != (n, m) or not np.isfinite(Xb).all() or (np.abs(Xb) > FLOAT32_MAX).any():
+        return None  # e.g. 1e39: finite here, inf in the float32 matrix
     if not wide and _bytes_only(Xb):  # e.g. "12.0": integral, 0..255
         return Xb.astype(np.uint8)
     return Xb.astype(np.float32)
@@ -225,8 +238,16 @@ def _bytes_only(Xb: np.ndarray) -> bool:
 
 
 def _label_texts(layout: Layout, labels: list[bytes], line_of) -> np.ndarray:
-    texts = []
+    """The labels as an object array of str, each distinct text one shared object: a
+    fixed-width str array would give every row the width of the longest label (one
+    label of 1,000 characters among 300,000 rows: 1.2 GB)."""
+    texts: list[str] = []
+    seen: dict[bytes, str] = {}
     for i, raw in enumerate(labels):
+        known = seen.get(raw)
+        if known is not None:
+            texts.append(known)
+            continue
         text = raw.strip().strip(b'"').strip()
         if not text:
             raise DatasetError(
@@ -234,12 +255,15 @@ def _label_texts(layout: Layout, labels: list[bytes], line_of) -> np.ndarray:
                 f"an empty label; expected a class name or number"
             )
         try:
-            texts.append(text.decode("utf-8"))
+            seen[raw] = text.decode("utf-8")
         except UnicodeDecodeError as e:
             raise DatasetError(
                 f"{layout.path}: line {line_of(i)}: the label is not UTF-8 text ({e.reason})"
             ) from e
-    return np.array(texts, dtype=str)
+        texts.append(seen[raw])
+    out = np.empty(len(texts), object)
+    out[:] = texts
+    return out
 
 
 def _check_numeric_labels(layout: Layout, labels: np.ndarray, lines: _Lines) -> None:
@@ -268,7 +292,7 @@ def _diagnose(layout: Layout, lines: list[bytes], line_of) -> None:
             raise DatasetError(
                 f"{path}: line {line_of(i)}: not UTF-8 text ({e.reason} at byte {e.start})"
             ) from e
-        fields = split_fields(text, layout.delimiter)
+        fields = _fields(layout, text, line_of(i))
         if len(fields) != n:
             raise DatasetError(
                 f"{path}: line {line_of(i)}: a ragged row of {len(fields)} field(s); "
@@ -287,3 +311,10 @@ def _diagnose(layout: Layout, lines: list[bytes], line_of) -> None:
         f"{path}: lines {line_of(0)}-{line_of(len(lines) - 1)}: cannot parse these rows "
         f"as numbers; expected {n} numeric fields per line"
     )
+
+
+def _fields(layout: Layout, text: str, line: int) -> list[str]:
+    try:
+        return split_fields(text, layout.delimiter)
+    except FieldError as e:
+        raise DatasetError(f"{layout.path}: line {line}: {e}") from None

@@ -96,21 +96,28 @@ def stratified_split(
 
 def scale(X_train: np.ndarray, X_test: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray, dict]:
     """(X_train, X_test, meta) scaled as ``how`` says (see the module docstring)."""
+    (X_train, X_test), meta = scale_parts([X_train, X_test], how)
+    return X_train, X_test, meta
+
+
+def scale_parts(parts: list[np.ndarray], how: str) -> tuple[list[np.ndarray], dict]:
+    """The matrices (train first, then test, validation...) scaled as ``how`` says, with
+    the training rows' statistics, and the meta that records it."""
     # copy=False: a float32 matrix is kept as it is - for a cached file, a memory map
     # whose pages are read only where rows are used - rather than copied whole.
     if how == "auto":
-        if X_train.dtype == np.uint8 and X_test.dtype == np.uint8:
-            return X_train, X_test, {}
-        # Both float, or the engine would scale one by 1/255 and not the other.
-        return X_train.astype(np.float32, copy=False), X_test.astype(np.float32, copy=False), {}
+        if all(X.dtype == np.uint8 for X in parts):
+            return list(parts), {}
+        # All float, or the engine would scale some by 1/255 and not the others.
+        return [X.astype(np.float32, copy=False) for X in parts], {}
     if how == "none":
-        return X_train.astype(np.float32, copy=False), X_test.astype(np.float32, copy=False), {}
+        return [X.astype(np.float32, copy=False) for X in parts], {}
     if how != "standardize":
         raise DatasetError(f"scale={how!r}: expected one of {', '.join(SCALES)}")
-    mean, std = _column_moments(X_train)
+    mean, std = _column_moments(parts[0])
     std[std == 0] = 1.0  # a constant column (e.g. an image border) stays 0, not NaN
     meta = {"mean": mean.astype(np.float32), "std": std.astype(np.float32)}
-    return _standardize(X_train, mean, std), _standardize(X_test, mean, std), meta
+    return [_standardize(X, mean, std) for X in parts], meta
 
 
 def _column_moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import secrets
 import warnings
 import zipfile
 from pathlib import Path
@@ -35,6 +33,7 @@ import numpy as np
 
 from numrec import Dataset, DatasetError, DatasetSpec, Option, Split, hookimpl
 from numrec.download import cached, data_root, fetch
+from numrec.fileio import atomic_write
 
 from . import resources
 from .mapping import parse_mapping
@@ -204,17 +203,12 @@ def _load_parsed(entry: Path):
 def _save_parsed(entry: Path, parts) -> None:
     X, y, X_test, y_test, names, names_from = parts
     meta = json.dumps({"class_names": names, "class_names_from": names_from})
-    tmp = entry.with_name(f".{entry.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "xb") as f:
+        with atomic_write(entry) as f:  # readers see the old file or the whole new one
             np.savez(f, X=X, y=y, X_test=X_test, y_test=y_test, meta=np.array(meta))
-        os.replace(tmp, entry)  # readers see the old file or the whole new one
     except OSError as e:
         warnings.warn(f"could not write the EMNIST cache {entry}: {e}", stacklevel=3)
         return
-    finally:
-        tmp.unlink(missing_ok=True)
     # Drop the entries of earlier versions of the same source (it changed since).
     split, where, _ = entry.stem.split("-")
     for old in entry.parent.glob(f"{split}-{where}-*.npz"):

@@ -1,8 +1,9 @@
 """Finding and reading one EMNIST split: from the official zip, or from extracted files.
 
-From ``gzip.zip`` only the split's five members are read, each straight into memory
-(zipfile streams the member, ``numrec.idx`` inflates the gzip into one buffer sized
-from its trailer): nothing is extracted to disk, and the other splits are never touched.
+From ``gzip.zip`` only the split's five members are read, each streamed straight into
+``numrec.idx``, which inflates the gzip into one buffer of the size its IDX header
+declares (checked against what the member can hold first): nothing is extracted to disk,
+the other splits are never touched, and an encrypted or oversized member is refused.
 A folder may instead hold the extracted files, gzipped or not, directly or under
 ``gzip/`` (torchvision's ``raw/`` folder works too, whose mapping files are gone).
 """
@@ -19,11 +20,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from numrec import DatasetError
+from numrec.fileio import check_member, open_member, read_exactly
 from numrec.idx import read_idx
 
 from . import resources
 
-_CHUNK = 1 << 20
+_MAX_MAPPING = 1 << 20  # the official mapping files are under 1 kB
 
 
 @dataclass
@@ -100,22 +102,38 @@ def find_source(data_dir: Path, split: str) -> Source:
 
 def _read_zip(path: Path, split: str, progress: bool) -> RawSplit:
     try:
+        archive_size = path.stat().st_size
         with zipfile.ZipFile(path) as zf:
             members = _members(zf, path, split)
-            total = sum(m.file_size for m in members)
+            for info in members:
+                if info is not None:  # encrypted, or sizes the archive cannot hold
+                    check_member(f"{path}:{info.filename}", info, archive_size)
+            total = sum(m.file_size for m in members[:4])
             with tqdm(
                 total=total, desc=f"reading emnist-{split}", unit="B", unit_scale=True,
                 unit_divisor=1024, leave=False, disable=None if progress else True,
             ) as bar:  # fmt: skip
                 arrays = []
                 for info in members[:4]:
+                    # streamed straight into the IDX reader: no buffer sized from the
+                    # member's claimed size, and the IDX header bounds what is inflated
                     where = f"{path}:{info.filename}"
-                    arrays.append(read_idx(_read_member(zf, info, bar), name=where))
+                    with open_member(zf, info, where) as member:
+                        stream = _Counted(member, bar)
+                        arrays.append(read_idx(stream, name=where, size=info.file_size))
                 mapping = members[4]
                 text = None
                 if mapping is not None:
-                    text = _decode(_read_member(zf, mapping, bar), f"{path}:{mapping.filename}")
-    except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+                    where = f"{path}:{mapping.filename}"
+                    if mapping.file_size > _MAX_MAPPING:
+                        raise DatasetError(
+                            f"{where}: {mapping.file_size:,} bytes; expected a mapping file "
+                            f"of a few hundred 'label code' lines"
+                        )
+                    with open_member(zf, mapping, where) as member:
+                        raw = read_exactly(member, mapping.file_size, str(path), mapping.filename)
+                    text = _decode(raw.tobytes(), where)
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError) as e:
         raise DatasetError(
             f"{path}: a damaged zip file ({e}); expected the official EMNIST "
             f"{resources.ZIP_NAME} - delete it and fetch it again"
@@ -124,6 +142,23 @@ def _read_zip(path: Path, split: str, progress: bool) -> RawSplit:
         raise DatasetError(f"{path}: cannot read: {e.strerror or e}") from e
     names = [f"{path}:{m.filename}" for m in members[:4]]
     return RawSplit(arrays, names, text, f"{path}:{mapping.filename}" if mapping else "")
+
+
+class _Counted:
+    """A zip member stream that moves a progress bar by what is read from it."""
+
+    def __init__(self, stream, bar) -> None:
+        self.stream, self.bar = stream, bar
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.stream.read(n)
+        self.bar.update(len(data))
+        return data
+
+    def readinto(self, buf) -> int:
+        got = self.stream.readinto(buf)
+        self.bar.update(got)
+        return got
 
 
 def _members(zf: zipfile.ZipFile, path: Path, split: str) -> list:
@@ -141,22 +176,6 @@ def _members(zf: zipfile.ZipFile, path: Path, split: str) -> list:
             f"{resources.ZIP_NAME} with {resources.ZIP_FOLDER}/{wanted[0]} and the like"
         )
     return found + [by_name.get(resources.mapping_name(split))]
-
-
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, bar) -> bytearray:
-    """One member's bytes (a gzip file, still compressed), read into one buffer."""
-    buf = bytearray(info.file_size)
-    view = memoryview(buf)
-    pos = 0
-    with zf.open(info) as member:
-        while pos < len(buf):
-            got = member.readinto(view[pos : pos + _CHUNK])
-            if not got:
-                break
-            pos += got
-            bar.update(got)
-        member.read(1)  # reach the end, where zipfile checks the CRC
-    return buf
 
 
 def _decode(data: bytes | bytearray, where: str) -> str:
