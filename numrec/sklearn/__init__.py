@@ -17,6 +17,8 @@ try:
 except ImportError as e:  # pragma: no cover - the extra is installed wherever tests run
     raise ImportError("numrec.sklearn needs scikit-learn: pip install 'numrec[sklearn]'") from e
 
+from ._base import expected_failed_checks
 from .classifier import MLPClassifier
+from .regressor import MLPRegressor
 
-__all__ = ["MLPClassifier"]
+__all__ = ["MLPClassifier", "MLPRegressor", "expected_failed_checks"]
