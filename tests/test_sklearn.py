@@ -294,9 +294,12 @@ def test_regressor_other_losses(loss):
     X, y = make_regression(n_samples=200, n_features=4, noise=0.5, random_state=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        reg = MLPRegressor(loss=loss, hidden_layer_sizes=(16,), learning_rate_init=0.01,
-                           max_iter=150, random_state=0, threads=1).fit(X, y)  # fmt: skip
-    assert reg.to_numrec().loss == {"absolute_error": "mae", "huber": "huber"}[loss]
+        reg = MLPRegressor(loss=loss, huber_delta=0.5, hidden_layer_sizes=(16,),
+                           learning_rate_init=0.01, max_iter=150, random_state=0,
+                           threads=1).fit(X, y)  # fmt: skip
+    net = reg.to_numrec()
+    assert net.loss == {"absolute_error": "mae", "huber": "huber"}[loss]
+    assert loss != "huber" or net.huber_delta == 0.5
     assert reg.score(X, y) > 0.9
 
 

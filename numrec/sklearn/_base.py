@@ -170,6 +170,10 @@ class BaseMLP(BaseEstimator):
         """scikit-learn's ``score`` on the held-out rows (accuracy, R^2)."""
         raise NotImplementedError
 
+    def _network_options(self) -> dict:
+        """More ``numrec.Network`` settings (the regressor's Huber delta)."""
+        return {}
+
     def _loss_units(self) -> float:
         """The factor from numrec's training loss to scikit-learn's ``loss_``."""
         return 1.0
@@ -262,6 +266,7 @@ class BaseMLP(BaseEstimator):
             loss=loss,
             init=self.init,
             seed=seed,
+            **self._network_options(),
         )
 
     # -- the training run ----------------------------------------------------------------

@@ -27,7 +27,8 @@ LOSSES = {"squared_error": "mse", "absolute_error": "mae", "huber": "huber"}
 class MLPRegressor(RegressorMixin, BaseMLP):
     """Multi-layer perceptron regressor: scikit-learn's ``MLPRegressor`` parameters and
     attributes, numrec's engine. ``loss``: "squared_error" (scikit-learn's default; its
-    "poisson" is not numrec's), and numrec's "absolute_error" and "huber". The other
+    "poisson" is not numrec's), and numrec's "absolute_error" and "huber" (``huber_delta``:
+    where it turns from squared to absolute, in standardised target units). The other
     parameters are ``MLPClassifier``'s (docs/sklearn.md)."""
 
     def __init__(
@@ -59,6 +60,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         negative_slope=0.01,
         init="glorot",
         threads=None,
+        huber_delta=1.0,
     ):
         super().__init__(
             hidden_layer_sizes,
@@ -88,9 +90,13 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             threads=threads,
         )
         self.loss = loss
+        self.huber_delta = huber_delta
 
     def _output(self) -> tuple[str, str]:
         return "linear", LOSSES[self.loss]
+
+    def _network_options(self) -> dict:
+        return {"huber_delta": float(self.huber_delta)}
 
     def _check_params(self) -> None:
         if not (isinstance(self.loss, str) and self.loss in LOSSES):
@@ -98,6 +104,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                 f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}"
                 + (" (scikit-learn's poisson is not numrec's)" if self.loss == "poisson" else "")
             )
+        delta = self.huber_delta
+        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
+            raise ValueError(f"huber_delta must be a positive number, got {delta!r}")
         super()._check_params()
 
     def fit(self, X, y, sample_weight=None):
@@ -204,7 +213,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         loss = {v: k for k, v in LOSSES.items()}[net.loss]
         est = cls(loss=loss, hidden_layer_sizes=tuple(net.sizes[1:-1]),
                   activation=ACTIVATION_NAMES[net.hidden], negative_slope=net.alpha,
-                  init=net.init, **params)  # fmt: skip
+                  init=net.init, huber_delta=net.huber_delta, **params)  # fmt: skip
         est._network = net.copy()
         k = net.sizes[-1]
         mean, std = net.target_scaling()
