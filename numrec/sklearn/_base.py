@@ -6,7 +6,8 @@ scikit-learn's parameters become numrec's settings as follows (``docs/sklearn.md
   ``nesterovs_momentum``), plain SGD at 0; numrec adds "momentum", "nesterov" and "adamw".
 - ``alpha``: scikit-learn adds alpha / (2 B) ||W||^2 to the mean loss of a mini-batch of
   B rows, whose gradient is (alpha / B) W; numrec's L2 ``weight_decay`` adds wd * theta to
-  the mean gradient, so wd = alpha / batch_size.
+  the mean gradient, so wd = alpha / batch_size (with sample weights scikit-learn divides
+  by a batch's summed weight: wd = alpha / (batch_size * mean weight)).
 - ``learning_rate``: "constant", "invscaling" (lr_init / (t + 1)^power_t after each epoch,
   t = samples seen) and "adaptive" (lr / 5 when the loss stops improving), for the SGD
   solvers only, as in scikit-learn; one rate per epoch, set through the trainer's
@@ -28,73 +29,21 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ..config import TrainConfig
 from ..dataset import Dataset, Split
 from ..network import Network
-from ..training import Trainer, TrainingDiverged, TrainingInterrupted
+from ..training import TrainingDiverged, TrainingInterrupted
+from .loop import EpochMonitor, OrderedTrainer
+from .params import ACTIVATIONS, PARAMETER_RULES
 
-SOLVERS = ("sgd", "adam", "momentum", "nesterov", "adamw")
-# scikit-learn's activation name -> numrec's
-ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "sigmoid", "leaky_relu": "leaky_relu"}
-LEARNING_RATES = ("constant", "invscaling", "adaptive")
-INITS = ("glorot", "he", "uniform")
-SMALLEST_ADAPTIVE_LR = 1e-6  # scikit-learn's: "adaptive" stops below this rate
 # rows x parameters of a batch below which one thread is quicker than waking the others
 # (iris on 2 busy cores: predict 2.4 ms with both threads, 0.18 ms with one); the results
 # are the same for any thread count, so this changes the time only
 SMALL_WORK = 1 << 20
-
-
-def _real(low: float, high: float = np.inf, *, open_low=False, open_high=True):
-    def ok(v) -> bool:
-        if not isinstance(v, numbers.Real) or isinstance(v, bool) or not np.isfinite(v):
-            return False
-        return (v > low if open_low else v >= low) and (v < high if open_high else v <= high)
-
-    return ok
-
-
-def _whole(low: int):
-    return lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
-
-
-def _flag(v) -> bool:
-    return isinstance(v, (bool, np.bool_))
-
-
-def _one_of(choices):
-    return lambda v: isinstance(v, str) and v in choices
-
-
-# parameter -> (test, what it takes)
-PARAMETER_RULES = {
-    "activation": (_one_of(ACTIVATIONS), f"one of {', '.join(ACTIVATIONS)}"),
-    "solver": (_one_of(SOLVERS), f"one of {', '.join(SOLVERS)}"),
-    "alpha": (_real(0), "a number, 0 or more"),
-    "batch_size": (lambda v: v == "auto" or _whole(1)(v), '"auto" or a whole number, 1 or more'),
-    "learning_rate": (_one_of(LEARNING_RATES), f"one of {', '.join(LEARNING_RATES)}"),
-    "learning_rate_init": (_real(0, open_low=True), "a positive number"),
-    "power_t": (_real(0), "a number, 0 or more"),
-    "max_iter": (_whole(1), "a whole number, 1 or more"),
-    "shuffle": (_flag, "True or False"),
-    "tol": (_real(0), "a number, 0 or more"),
-    "verbose": (lambda v: _flag(v) or _whole(0)(v), "True, False or a whole number"),
-    "warm_start": (_flag, "True or False"),
-    "momentum": (_real(0, 1), "a number in [0, 1)"),
-    "nesterovs_momentum": (_flag, "True or False"),
-    "early_stopping": (_flag, "True or False"),
-    "validation_fraction": (_real(0, 1, open_low=True), "a number in (0, 1)"),
-    "beta_1": (_real(0, 1), "a number in [0, 1)"),
-    "beta_2": (_real(0, 1), "a number in [0, 1)"),
-    "epsilon": (_real(0, open_low=True), "a positive number"),
-    "n_iter_no_change": (_whole(1), "a whole number, 1 or more"),
-    "negative_slope": (_real(0), "a number, 0 or more"),
-    "init": (_one_of(INITS), f"one of {', '.join(INITS)}"),
-    "threads": (lambda v: v is None or _whole(1)(v), "None or a whole number, 1 or more"),
-}
 
 
 def engine_rows(X: np.ndarray) -> np.ndarray:
@@ -242,12 +191,6 @@ class BaseMLP(BaseEstimator):
         return int(np.clip(self.batch_size, 1, n))
 
     # -- data ----------------------------------------------------------------------------
-    def _rows(self, X, reset: bool) -> np.ndarray:
-        """X as float32 C-contiguous rows (one conversion at most), sparse refused."""
-        X = validate_data(self, X, reset=reset, dtype=np.float32, order="C",
-                          accept_sparse=False)  # fmt: skip
-        return engine_rows(X)
-
     @staticmethod
     def _weights(sample_weight, X: np.ndarray) -> np.ndarray | None:
         """float32 row weights (None: every row weighs 1); negative or all-zero refused."""
@@ -255,6 +198,27 @@ class BaseMLP(BaseEstimator):
             return None
         w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         return w.astype(np.float32)
+
+    def _hold_out(self, X: np.ndarray, targets: np.ndarray, w, stratify: bool):
+        """The early-stopping split: ``validation_fraction`` of the rows drawn from
+        ``random_state`` (stratified by class for single-label classes), as
+        scikit-learn's; (train, validation) Splits with their rows' weights."""
+        rng = np.random.RandomState(seeds(self.random_state)[1])
+        train_rows, val_rows = train_test_split(
+            np.arange(len(targets)), random_state=rng, test_size=self.validation_fraction,
+            stratify=targets if stratify else None,
+        )  # fmt: skip
+        if len(val_rows) < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' or the "
+                "size of your dataset."
+            )
+
+        def part(rows: np.ndarray) -> Split:
+            rows = np.sort(rows)  # the rows' own order: a copy that reads memory forwards
+            return Split(X[rows], targets[rows], sample_weight=None if w is None else w[rows])
+
+        return part(train_rows), part(val_rows)
 
     def _new_network(self, n_features: int, n_outputs: int, seed: int) -> Network:
         output, loss = self._output()
@@ -391,87 +355,6 @@ class BaseMLP(BaseEstimator):
         if "_network" not in self.__dict__:
             raise AttributeError("n_layers_ exists once the estimator is fitted")
         return len(self._network.sizes)
-
-
-class OrderedTrainer(Trainer):
-    """numrec's trainer, with scikit-learn's ``shuffle=False``: every epoch takes the rows
-    in their given order."""
-
-    def __init__(self, *args, shuffle: bool = True, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.shuffle = shuffle
-
-    def order(self, epoch: int) -> np.ndarray:
-        if self.shuffle:
-            return super().order(epoch)
-        return np.arange(self.n_samples)
-
-
-class EpochMonitor:
-    """A numrec callback doing what scikit-learn does at the end of each iteration: the
-    loss curve (with the L2 term), the validation score and the best weights, the
-    learning-rate schedule, and the stopping rule (returns True to stop)."""
-
-    def __init__(self, est: BaseMLP, validation: Split | None, n_samples: int, n_batches: int):
-        self.est = est
-        self.validation = validation
-        self.n_samples = n_samples
-        self.n_batches = n_batches
-        self.trainer: Trainer | None = None
-        self.best_theta: np.ndarray | None = None
-
-    def on_epoch_end(self, record: dict, network: Network) -> bool:
-        est = self.est
-        est.n_iter_ += 1
-        est.t_ += self.n_samples
-        # scikit-learn's loss of each batch carries alpha / (2 B) ||W||^2; averaged over
-        # the epoch's samples that is alpha / 2 ||W||^2 batches / samples
-        squares = sum(float(np.dot(W.ravel(), W.ravel())) for W in network.weights)
-        penalty = 0.5 * est.alpha * squares * self.n_batches / self.n_samples
-        est.loss_ = record["loss"] * est._loss_units() + penalty
-        est.loss_curve_.append(est.loss_)
-        if est.verbose:
-            print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
-        if self.validation is not None:
-            score = est._validation_score(record, network, self.validation)
-            est.validation_scores_.append(score)
-            if est.verbose:
-                print(f"Validation score: {score:f}")
-            if score < est.best_validation_score_ + est.tol:
-                est._no_improvement_count += 1
-            else:
-                est._no_improvement_count = 0
-            if score > est.best_validation_score_:
-                est.best_validation_score_ = score
-                self.best_theta = network.theta.copy()
-        else:
-            if est.best_loss_ is None or est.loss_ > est.best_loss_ - est.tol:
-                est._no_improvement_count += 1
-            else:
-                est._no_improvement_count = 0
-            if est.best_loss_ is None or est.loss_ < est.best_loss_:
-                est.best_loss_ = est.loss_
-        if est._sgd_family() and est.learning_rate == "invscaling":
-            est._lr = float(est.learning_rate_init) / (est.t_ + 1) ** est.power_t
-        stop = False
-        if est._no_improvement_count > est.n_iter_no_change:
-            what = "Validation score" if self.validation is not None else "Training loss"
-            msg = (f"{what} did not improve more than tol={est.tol:f} for "
-                   f"{est.n_iter_no_change} consecutive epochs.")  # fmt: skip
-            if not (est._sgd_family() and est.learning_rate == "adaptive"):
-                stop, msg = True, msg + " Stopping."
-            elif est._lr <= SMALLEST_ADAPTIVE_LR:
-                stop, msg = True, msg + " Learning rate too small. Stopping."
-            else:
-                est._lr /= 5.0
-                est._no_improvement_count = 0
-                msg += f" Setting learning rate to {est._lr:f}"
-            if est.verbose:
-                print(msg)
-        if self.trainer is not None:
-            # the next epoch's rate (the schedule is "constant": lr times this factor)
-            self.trainer.selection.lr_factor = est._lr / float(est.learning_rate_init)
-        return stop
 
 
 def expected_failed_checks(estimator) -> dict[str, str]:

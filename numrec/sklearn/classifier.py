@@ -12,13 +12,13 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
-from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ..dataset import Split
 from ..network import Network
-from ._base import ACTIVATIONS, BaseMLP, engine_rows, seeds
+from ._base import BaseMLP, engine_rows, seeds
+from .params import ACTIVATIONS
 
 # numrec's hidden activation -> scikit-learn's name for it
 ACTIVATION_NAMES = {numrec: name for name, numrec in ACTIVATIONS.items()}
@@ -212,28 +212,6 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 f"{self.classes_}. 'y' has {labels}."
             )
         return np.searchsorted(self.classes_, y).astype(np.int64)
-
-    def _hold_out(self, X: np.ndarray, targets: np.ndarray, w, stratify: bool):
-        """The early-stopping split: ``validation_fraction`` of the rows, drawn from
-        ``random_state``, stratified by class for single-label data, as scikit-learn's."""
-        rng = np.random.RandomState(seeds(self.random_state)[1])
-        rows = np.arange(len(targets))
-        train_rows, val_rows = train_test_split(
-            rows, random_state=rng, test_size=self.validation_fraction,
-            stratify=targets if stratify else None,
-        )  # fmt: skip
-        if len(val_rows) < 2:
-            raise ValueError(
-                "The validation set is too small. Increase 'validation_fraction' or the "
-                "size of your dataset."
-            )
-        train_rows.sort()
-        val_rows.sort()
-
-        def part(r):
-            return Split(X[r], targets[r], sample_weight=None if w is None else w[r])
-
-        return part(train_rows), part(val_rows)
 
     def _validation_score(self, record: dict, network: Network, validation: Split) -> float:
         """scikit-learn's score on the held-out rows: accuracy (multi-label: of whole

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
-from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ..dataset import Split
@@ -146,30 +145,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self._start(first_pass, incremental)
         train, validation = Split(X, Y, sample_weight=w), None
         if self.early_stopping:
-            train, validation = self._hold_out(X, Y, w)
+            train, validation = self._hold_out(X, Y, w, stratify=False)
         names = [f"y{j}" for j in range(k)]
         self._train(train, validation, names, incremental, order_seed, "regression")
         return self
-
-    def _hold_out(self, X: np.ndarray, Y: np.ndarray, w) -> tuple[Split, Split]:
-        """The early-stopping split: ``validation_fraction`` of the rows, drawn from
-        ``random_state``, as scikit-learn's."""
-        rng = np.random.RandomState(seeds(self.random_state)[1])
-        train_rows, val_rows = train_test_split(
-            np.arange(len(Y)), random_state=rng, test_size=self.validation_fraction
-        )
-        if len(val_rows) < 2:
-            raise ValueError(
-                "The validation set is too small. Increase 'validation_fraction' or the "
-                "size of your dataset."
-            )
-        train_rows.sort()
-        val_rows.sort()
-
-        def part(r):
-            return Split(X[r], Y[r], sample_weight=None if w is None else w[r])
-
-        return part(train_rows), part(val_rows)
 
     def _validation_score(self, record: dict, network: Network, validation: Split) -> float:
         """R^2 on the held-out rows (the mean over targets), weighted when they are."""
