@@ -413,23 +413,31 @@ def test_verbose_prints_scikit_learns_lines(iris, capsys):
 # --- the tools that take an estimator ----------------------------------------------------
 
 
-def test_pickle_joblib_and_clone(iris, tmp_path):
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_pickle_joblib_and_clone(iris, tmp_path, kind):
     X, y = iris
+    if kind == "regressor":
+        X, y = X[:, :3], 10.0 * X[:, 3]
+        est = MLPRegressor(hidden_layer_sizes=(8,), max_iter=30, random_state=0, threads=1)
+        outputs = "predict"
+    else:
+        est, outputs = quick(), "predict_proba"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        est = quick().fit(X, y)
-    expected = est.predict_proba(X)
+        est.fit(X, y)
+    expected = getattr(est, outputs)(X)
     again = pickle.loads(pickle.dumps(est))
-    np.testing.assert_array_equal(again.predict_proba(X), expected)
+    np.testing.assert_array_equal(getattr(again, outputs)(X), expected)
     joblib.dump(est, tmp_path / "est.joblib")
     loaded = joblib.load(tmp_path / "est.joblib")
-    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+    np.testing.assert_array_equal(getattr(loaded, outputs)(X), expected)
     assert loaded.loss_curve_ == est.loss_curve_
     # the fitted network is not shared: training the copy leaves the original alone
     loaded.partial_fit(X, y)
-    np.testing.assert_array_equal(est.predict_proba(X), expected)
+    assert not np.array_equal(getattr(loaded, outputs)(X), expected)
+    np.testing.assert_array_equal(getattr(est, outputs)(X), expected)
     fresh = clone(est)
-    assert fresh.get_params() == est.get_params() and not hasattr(fresh, "classes_")
+    assert fresh.get_params() == est.get_params() and not hasattr(fresh, "n_features_in_")
 
 
 @pytest.mark.parametrize("n_jobs", [1, pytest.param(2, marks=pytest.mark.slow)])  # 2 processes
