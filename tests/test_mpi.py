@@ -196,7 +196,7 @@ def test_a_dead_rank_stops_the_job_and_numrec_says_which(tmp_path):
     assert lines == [
         f"numrec: rank 1 of 2 (pid {victim}) died without a word from numrec (killed by a "
         "signal, or out of memory?); the job was ended"
-    ], (out, err)
+    ], f"stdout:\n{out}\nstderr:\n{err}"
     assert "Traceback" not in err
 
 
