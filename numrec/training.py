@@ -30,8 +30,9 @@ import numpy as np
 
 from .config import TrainConfig
 from .kernels.step import train_batches
-from .kernels.structs import OptimizerState
+from .kernels.structs import Noise, OptimizerState
 from .network import UINT8_SCALE, Network
+from .noise import dropout_rates, image_geometry, make_augment, make_noise
 from .optim import Optimizer
 from .runtime import compile_notice, engine_threads
 
@@ -85,7 +86,7 @@ class LocalSteps:
             train_batches(
                 t.X, t.y, t.train_rows[:1], 0, 0, t.batch_size, np.zeros(1), t.scale,
                 t.net.params(), t.net.codes(), t.net.plan(1), t.optimizer.kernel_args(),
-                t.opt_state, t.net.workspace(1),
+                t.opt_state, t.net.workspace(1), t.noise(0),
             )  # fmt: skip
 
     def epoch_rows(self, t: Trainer, order: np.ndarray):
@@ -99,6 +100,7 @@ class LocalSteps:
             *train_batches(
                 t.X, t.y, rows, t.batch, count, t.batch_size, lrs, t.scale, t.net.params(),
                 t.net.codes(), plan, t.optimizer.kernel_args(), t.opt_state, ws,
+                t.noise(t.epoch),
             )
         )  # fmt: skip
 
@@ -140,6 +142,13 @@ class Trainer:
         if len(y_all) == 0:
             raise ValueError("the training split is empty")
         self.fingerprint = data_fingerprint(dataset)
+        # dropout and augmentation: checked now, drawn per epoch (``noise``)
+        self.dropout = dropout_rates(config.dropout, net.n_layers - 1)
+        geometry = None
+        if config.augment:
+            name = getattr(dataset, "name", "the data set")
+            geometry = image_geometry(getattr(dataset, "meta", {}), X.shape[1], name)
+        self.augment = make_augment(config.augment, geometry)
         given = getattr(dataset, "validation", None)
         if given is not None and len(given):
             train_rows, val = np.arange(len(y_all), dtype=np.int64), None
@@ -184,6 +193,13 @@ class Trainer:
         self.stop_reason: str | None = None
         self.n_threads: int | None = None  # set while running
         self._signal = 0
+
+    def noise(self, epoch: int) -> Noise:
+        """Epoch ``epoch``'s dropout and augmentation for the kernels: keyed by the seed,
+        the epoch and each sample's global index, so they do not depend on threads, ranks
+        or an interrupt."""
+        return make_noise(self.seed, epoch, self.row_offset, self.dropout,
+                          self.config.input_dropout, self.augment)  # fmt: skip
 
     @property
     def opt_state(self) -> OptimizerState:

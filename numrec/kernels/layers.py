@@ -22,7 +22,11 @@ import math
 import numpy as np
 from numba import njit
 
+from .augment import augment_rows
 from .codes import INNER_JIT
+from .random import absorb, draw, stream_key
+
+MASK16 = np.uint64(0xFFFF)
 
 
 @njit(**INNER_JIT)
@@ -95,10 +99,44 @@ def times_hidden_derivative(D, A, hidden, alpha):
 
 
 @njit(**INNER_JIT)
-def forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, rows, hidden, output, alpha):
+def drop_units(Z, rate, stream, noise, ids):
+    """Dropout of one layer's activations ``Z`` (rows x units) in place: unit j of the
+    sample with global index ids[i] + noise.row_offset is zeroed when its random 16 bits
+    fall below round(rate * 65536), else scaled by 1 / (1 - that / 65536) (inverted
+    dropout: the expected activation is unchanged, inference needs no scaling)."""
+    rows, cols = Z.shape
+    drop = drop_threshold(rate)
+    keep = np.float32(65536.0 / (65536 - drop))
+    key = stream_key(noise.seed, noise.epoch, stream)
+    zero = np.float32(0.0)
+    for i in range(rows):
+        sample = absorb(key, ids[i] + noise.row_offset)
+        for j0 in range(0, cols, 4):
+            word = draw(sample, j0 >> 2)  # four units per 64-bit word
+            for q in range(min(4, cols - j0)):
+                if ((word >> np.uint64(16 * q)) & MASK16) < drop:
+                    Z[i, j0 + q] = zero
+                else:
+                    Z[i, j0 + q] *= keep
+
+
+@njit(**INNER_JIT)
+def drop_threshold(rate):
+    """The 16-bit threshold of a dropout rate: P(drop) = round(rate * 65536) / 65536."""
+    return np.uint64(min(65535.0, math.floor(rate * 65536.0 + 0.5)))
+
+
+@njit(**INNER_JIT)
+def forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, rows, hidden, output, alpha,
+                  noise=None, ids=None):  # fmt: skip
     """Run rows row0 .. row0+rows-1, whose inputs sit in layer 0 of ``acts``, through
     every layer. Layer l of ``acts`` is a row-major (rows_total, sizes[l]) matrix at
-    ``a_off[l]``, so any run of rows is one contiguous block."""
+    ``a_off[l]``, so any run of rows is one contiguous block.
+
+    Training passes ``noise`` (a ``structs.Noise``) and ``ids``, the rows' indices into
+    X: hidden layer l's activations then go through dropout at rate noise.dropout[l-1].
+    Inference (``kernels.infer``) leaves both out, and numba compiles that case without
+    the dropout code at all."""
     n_layers = len(sizes) - 1
     for l in range(n_layers):
         n_in, n_out = sizes[l], sizes[l + 1]
@@ -109,6 +147,9 @@ def forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, rows, hidden, o
         np.dot(A, W.T, Z)
         if l < n_layers - 1:
             bias_hidden(Z, b, hidden, alpha)
+            if noise is not None:
+                if l < noise.dropout.size and noise.dropout[l] > 0:
+                    drop_units(Z, noise.dropout[l], l + 1, noise, ids)
         else:
             bias_output(Z, b, output)
 
@@ -152,17 +193,55 @@ def output_delta(P, T, output, scale, D):
 
 
 @njit(**INNER_JIT)
-def backprop_deltas(theta, w_off, sizes, a_off, acts, row0, rows, d_off, deltas, hidden, alpha):
+def times_kept_derivative(D, A, hidden, alpha, rate, stream, noise, ids):
+    """D <- D * mask * keep * f'(z) for a layer with dropout: ``A`` holds the dropped-out
+    activations (0, or a * keep), the mask is drawn again exactly as ``drop_units`` drew it
+    (the same words), and f' is taken at a = A / keep."""
+    rows, cols = D.shape
+    drop = drop_threshold(rate)
+    keep = np.float32(65536.0 / (65536 - drop))
+    unkeep = np.float32((65536 - drop) / 65536.0)
+    key = stream_key(noise.seed, noise.epoch, stream)
+    zero, one = np.float32(0.0), np.float32(1.0)
+    for i in range(rows):
+        sample = absorb(key, ids[i] + noise.row_offset)
+        for j0 in range(0, cols, 4):
+            word = draw(sample, j0 >> 2)
+            for q in range(min(4, cols - j0)):
+                j = j0 + q
+                if ((word >> np.uint64(16 * q)) & MASK16) < drop:
+                    D[i, j] = zero
+                    continue
+                a = A[i, j] * unkeep
+                if hidden == 0:
+                    slope = one if a > 0 else alpha
+                elif hidden == 1:
+                    slope = one if a > 0 else zero
+                elif hidden == 2:
+                    slope = one - a * a
+                else:
+                    slope = a * (one - a)
+                D[i, j] *= slope * keep
+
+
+@njit(**INNER_JIT)
+def backprop_deltas(theta, w_off, sizes, a_off, acts, row0, rows, d_off, deltas, hidden, alpha,
+                    noise=None, ids=None):  # fmt: skip
     """From the output delta (at ``deltas[d_off[L]:]``, rows x sizes[L]) back to layer 1:
-    delta_{l-1} = (delta_l @ W_l) * f'(a_{l-1}), for this block of rows only."""
+    delta_{l-1} = (delta_l @ W_l) * f'(a_{l-1}), for this block of rows only; through
+    the same dropout masks as ``forward_block`` when ``noise`` is given."""
     for l in range(len(sizes) - 1, 1, -1):
         n_in, n_out = sizes[l - 1], sizes[l]
         D = block(deltas, d_off[l], rows, n_out)
         D_prev = block(deltas, d_off[l - 1], rows, n_in)
         np.dot(D, block(theta, w_off[l - 1], n_out, n_in), D_prev)
-        times_hidden_derivative(
-            D_prev, block(acts, a_off[l - 1] + row0 * n_in, rows, n_in), hidden, alpha
-        )
+        A_prev = block(acts, a_off[l - 1] + row0 * n_in, rows, n_in)
+        h = l - 2  # hidden layer l-1's index in noise.dropout
+        if noise is not None and h < noise.dropout.size and noise.dropout[h] > 0:
+            times_kept_derivative(D_prev, A_prev, hidden, alpha, noise.dropout[h], l - 1,
+                                  noise, ids)  # fmt: skip
+        else:
+            times_hidden_derivative(D_prev, A_prev, hidden, alpha)
 
 
 @njit(**INNER_JIT)
@@ -195,14 +274,23 @@ def weight_gradient(w_off, b_off, sizes, a_off, acts, t_off, deltas_t, batch, la
 
 
 @njit(**INNER_JIT)
-def gather(X, rows, start, count, scale, A0):
+def gather(X, rows, start, count, scale, A0, noise=None):
     """A0[i] <- X[rows[start + i]] * scale: uint8 images become float32 in [0, 1] here,
-    one mini-batch at a time, so no float copy of the data set ever exists."""
-    n_in = X.shape[1]
-    for i in range(count):
-        r = rows[start + i]
-        for j in range(n_in):
-            A0[i, j] = np.float32(X[r, j]) * scale
+    one mini-batch at a time, so no float copy of the data set ever exists.
+
+    Training passes ``noise`` (a ``structs.Noise``): each image is then augmented on the
+    way (``kernels.augment``) and the inputs go through dropout at noise.input_dropout
+    (stream 0). Inference leaves it out and compiles without either."""
+    if noise is not None and noise.height > 0:
+        augment_rows(X, rows, start, count, scale, A0, noise)
+    else:
+        n_in = X.shape[1]
+        for i in range(count):
+            r = rows[start + i]
+            for j in range(n_in):
+                A0[i, j] = np.float32(X[r, j]) * scale
+    if noise is not None and noise.input_dropout > 0:
+        drop_units(A0[:count], noise.input_dropout, 0, noise, rows[start : start + count])
 
 
 @njit(**INNER_JIT)

@@ -35,7 +35,7 @@ from .layers import (
     store_transposed,
     weight_gradient,
 )
-from .structs import OptimizerArgs
+from .structs import Noise, OptimizerArgs
 from .threads import thread_count
 
 TASK_PARAMS = 131072  # weights per gradient/update task (16384 was ~25 % slower than 65536)
@@ -115,11 +115,12 @@ def update_range(theta, grad, lo, hi, lr, opt, m, v, step):
 
 
 @njit(**INNER_JIT)
-def shard_pass(k, X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws):
+def shard_pass(k, X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws, noise):
     """Pass 1 for shard ``k`` of rows[start:start+count]: gather its inputs and targets,
     run forward, take the output delta (times ``inv``) and back-propagate the deltas, then
     store them transposed. Returns (summed loss, correct). One plain function, so that
-    the parallel loop that calls it stays small (cheap to analyse and compile)."""
+    the parallel loop that calls it stays small (cheap to analyse and compile).
+    ``noise`` (``structs.Noise``): the epoch's augmentation and dropout."""
     theta, w_off, b_off, sizes = net
     hidden, output, alpha = fn
     a_off, d_off, t_off, tasks, size = plan
@@ -127,30 +128,35 @@ def shard_pass(k, X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws):
     L = len(sizes) - 1
     row0 = k * size
     n = min(size, count - row0)
-    gather(X, rows, start + row0, n, scale, block(acts, a_off[0] + row0 * sizes[0], n, sizes[0]))
+    first = start + row0
+    A0 = block(acts, a_off[0] + row0 * sizes[0], n, sizes[0])
+    gather(X, rows, first, n, scale, A0, noise)
+    ids = rows[first : first + n]
     T = targets[k]
     if y.size:
         onehot(y, rows, start + row0, n, T)
     else:
         copy_rows(Y, rows, start + row0, n, T)
     D = deltas[k]
-    forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, n, hidden, output, alpha)
+    forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, n, hidden, output, alpha, noise,
+                  ids)  # fmt: skip
     P = block(acts, a_off[L] + row0 * sizes[L], n, sizes[L])
     loss, correct = output_delta(P, T[:n], output, inv, block(D, d_off[L], n, sizes[L]))
-    backprop_deltas(theta, w_off, sizes, a_off, acts, row0, n, d_off, D, hidden, alpha)
+    backprop_deltas(theta, w_off, sizes, a_off, acts, row0, n, d_off, D, hidden, alpha, noise,
+                    ids)  # fmt: skip
     store_transposed(D, d_off, sizes, row0, n, count, deltas_t, t_off)
     return loss, correct
 
 
 @njit(**PARALLEL_INLINE)
-def batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws):
+def batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws, noise):
     """Pass 1 for rows[start:start+count]: forward and deltas, shard by shard. The loss
     is averaged over ``total`` rows: ``count`` for a whole batch, more when these rows
     are one process's part of a batch shared out among processes (``numrec.distributed``).
 
     Targets are the one-hot rows of labels ``y`` or, when ``y`` is empty, the rows of
-    ``Y``. net, plan and ws: ``structs.Params``, ``Plan`` and ``Workspace``. Returns
-    (summed loss, correct).
+    ``Y``. net, plan, ws and noise: ``structs.Params``, ``Plan``, ``Workspace`` and
+    ``Noise``. Returns (summed loss, correct).
     """
     size = plan.shard_rows
     n_shards = (count + size - 1) // size
@@ -163,7 +169,7 @@ def batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws):
         # np.int64(k): the loop index is int64 when first typed but uint64 inside the
         # outlined parallel body, which would compile shard_pass twice (~2 s)
         losses[k], corrects[k] = shard_pass(
-            np.int64(k), X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws
+            np.int64(k), X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws, noise
         )
     loss = 0.0
     correct = 0
@@ -217,11 +223,13 @@ def gradient_and_update(count, net, plan, ws, lr, opt, m, v, step):
 
 
 @njit(**PARALLEL_JIT)
-def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, plan, opt, state, ws):
+def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, plan, opt, state, ws,
+                  noise):  # fmt: skip
     """Train on mini-batches first .. first+count-1 of the epoch order ``perm``
     (``lrs[b]`` is the learning rate of batch first+b; X rows are multiplied by ``scale``).
 
-    state: a ``structs.OptimizerState`` (step: a one-element int64 array, Adam's t).
+    state: a ``structs.OptimizerState`` (step: a one-element int64 array, Adam's t);
+    noise: a ``structs.Noise``, the epoch's dropout and augmentation (``NO_NOISE``: none).
     Returns (summed loss, correct, samples seen, batches done, finite): training stops
     before the update of the first batch whose loss is not finite.
     """
@@ -234,7 +242,9 @@ def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, plan, op
     for b in range(count):
         start = (first + b) * batch
         rows = min(batch, n - start)
-        loss, hits = batch_deltas(X, y, no_rows, perm, start, rows, rows, scale, net, fn, plan, ws)
+        loss, hits = batch_deltas(
+            X, y, no_rows, perm, start, rows, rows, scale, net, fn, plan, ws, noise
+        )
         if not math.isfinite(loss):
             return loss_sum, correct, seen, b, False
         step[0] += 1
@@ -253,14 +263,17 @@ NO_LABELS = np.zeros(0, dtype=np.int64)  # targets are given as rows
 # the optimizer arguments of a gradient-only pass: the code says "no update", the rest
 # only fixes the argument types (those of Optimizer.kernel_args, so the cache is shared)
 GRADIENT_ONLY_OPT = OptimizerArgs(GRADIENT_ONLY, 0.0, 0.0, 0.0, 0.0, 0.0)
+# no dropout, no augmentation (the field types are those numrec.noise builds, so the
+# compiled code is shared)
+NO_NOISE = Noise(0, 0, 0, np.zeros(0, dtype=np.float32), 0.0, 0, 0.0, 0.0, 0.0, 0.0, False, 0, 0, 0)
 
 
-def batch_gradient(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws):
+def batch_gradient(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws, noise=None):
     """The gradient of rows[start:start+count] summed and divided by ``total`` into ws.grad
     (zero for no rows), nothing updated; targets from the labels ``y`` or, when ``y`` is
     empty, the rows of ``Y`` (as batch_deltas). With ``total`` the whole batch's size,
     the parts of several processes add up to the batch's mean gradient. Returns (summed
-    loss, correct).
+    loss, correct). ``noise``: the epoch's dropout and augmentation (default none).
 
     A Python function calling the two compiled passes one by one, not a compiled caller
     of both: that would compile both passes again (a cached callee cannot be linked into
@@ -269,7 +282,8 @@ def batch_gradient(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws)
     if count == 0:
         ws.grad[:] = 0.0
         return 0.0, 0
-    loss, hits = batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws)
+    noise = NO_NOISE if noise is None else noise
+    loss, hits = batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws, noise)
     gradient_and_update(count, net, plan, ws, 0.0, GRADIENT_ONLY_OPT, ws.grad, ws.grad, 0)
     return loss, hits
 
