@@ -84,7 +84,6 @@ class OptimizerState(NamedTuple):
     step: np.ndarray
 
 
-
 class Noise(NamedTuple):
     """The random parts of one training epoch, dropout and augmentation, keyed by (seed,
     epoch, global sample index) through ``kernels.random`` (``numrec.noise`` builds it).
