@@ -195,7 +195,19 @@ def warp_image(image, scale, height, width, channels, angle, factor, dx, dy, fli
 
 @njit(**JIT)
 def sample_transform(aug, seed, epoch, sample):
-    """The (angle, scale factor, dx, dy, flipped) that sample ``sample`` gets in
-    ``epoch`` (for tests and scripts)."""
+    """The (angle, scale factor, dx, dy, flipped) that global sample ``sample`` gets in
+    ``epoch`` under ``seed`` (``aug``: a ``Noise``; for tests and scripts)."""
     key = absorb(stream_key(seed, epoch, AUGMENT_STREAM), sample)
     return draw_transform(aug, key)
+
+
+@njit(**JIT)
+def elastic_displacements(noise, sample):
+    """(ex, ey): the elastic field of global sample ``sample`` in ``noise.epoch`` (for
+    tests and scripts)."""
+    key = absorb(stream_key(noise.seed, noise.epoch, AUGMENT_STREAM), sample)
+    n = noise.height * noise.width
+    ex = np.empty(n, dtype=np.float32)
+    ey = np.empty(n, dtype=np.float32)
+    elastic_field(noise, key, gaussian_taps(noise.sigma), ex, ey, np.empty(n, dtype=np.float32))
+    return ex, ey

@@ -84,3 +84,9 @@ def words(seed, epoch, stream, sample, n):
     for i in range(n):
         out[i] = draw(key, i)
     return out
+
+
+@njit(**JIT)
+def stream_key_of(seed, epoch, stream):
+    """``stream_key`` from Python (for tests)."""
+    return stream_key(seed, epoch, stream)
