@@ -184,9 +184,10 @@ def test_evaluate_and_predict_use_no_masks():
     X = ds.test.X
     P = net.forward(X)
     np.testing.assert_array_equal(P, net.forward(X))  # nothing random
-    Z = np.maximum(X / 255.0 @ net.weights[0].T + net.biases[0], 0) + np.minimum(
-        X / 255.0 @ net.weights[0].T + net.biases[0], 0
-    ) * 0.01
+    Z = (
+        np.maximum(X / 255.0 @ net.weights[0].T + net.biases[0], 0)
+        + np.minimum(X / 255.0 @ net.weights[0].T + net.biases[0], 0) * 0.01
+    )
     Z = Z @ net.weights[1].T + net.biases[1]
     E = np.exp(Z - Z.max(1, keepdims=True))
     np.testing.assert_allclose(P, E / E.sum(1, keepdims=True), atol=1e-5)
@@ -272,7 +273,8 @@ def test_elastic_field_is_a_smoothed_uniform_field_and_warps_as_map_coordinates(
 
 
 def test_each_sample_draws_its_transformation_in_the_stated_ranges():
-    noise = make_noise(3, 0, 0, np.zeros(0), 0.0, make_augment("shift=2,rotate=10,scale=0.1,flip", (28, 28, 1)))  # fmt: skip
+    spec = make_augment("shift=2,rotate=10,scale=0.1,flip", (28, 28, 1))
+    noise = make_noise(3, 0, 0, np.zeros(0), 0.0, spec)
     draws = [sample_transform(noise, 3, 0, s) for s in range(4000)]
     angles, factors, dxs, dys, flips = map(np.array, zip(*draws))
     assert np.degrees(np.abs(angles)).max() <= 10 and np.degrees(angles).std() > 5
@@ -367,7 +369,8 @@ def test_augmentation_needs_an_image_shape_and_dropout_one_rate_per_layer():
 
 # --- reproducible ------------------------------------------------------------------------
 
-NOISY = dict(dropout=(0.3, 0.5), input_dropout=0.1, augment="shift=1,rotate=10,scale=0.1,elastic=2,sigma=1,flip")  # fmt: skip
+NOISY = dict(dropout=(0.3, 0.5), input_dropout=0.1,
+             augment="shift=1,rotate=10,scale=0.1,elastic=2,sigma=1,flip")  # fmt: skip
 SCRIPT = textwrap.dedent(
     """
     import hashlib, sys
