@@ -65,33 +65,48 @@ def gaussian_taps(sigma):
 
 
 @njit(**INNER_JIT)
-def smooth(field, tmp, height, width, taps):
-    """field <- field convolved with ``taps`` along rows, then columns (zero outside)."""
+def smooth(field, pad, height, width, taps):
+    """field <- field convolved with ``taps`` along rows, then along columns (zero
+    outside the image). ``pad``: scratch for the field with a margin of the taps' radius
+    on every side, (height + 2r) * (width + 2r) values; its margins must be zero. Each
+    output row is a sum of shifted rows, so the inner loops run over whole rows."""
     r = (taps.size - 1) // 2
-    for y in range(height):
+    pw = width + 2 * r
+    for y in range(height):  # the field into the middle of pad
         for x in range(width):
-            total = np.float32(0.0)
-            for k in range(max(-r, -x), min(r, width - 1 - x) + 1):
-                total += taps[k + r] * field[y * width + x + k]
-            tmp[y * width + x] = total
-    for y in range(height):
+            pad[(y + r) * pw + r + x] = field[y * width + x]
+    for y in range(height):  # along rows: pad -> field
+        out = field[y * width : (y + 1) * width]
+        out[:] = 0.0
+        base = (y + r) * pw
+        for k in range(taps.size):
+            t = taps[k]
+            src = pad[base + k : base + k + width]
+            for x in range(width):
+                out[x] += t * src[x]
+    for y in range(height):  # the row-smoothed field back into pad
         for x in range(width):
-            total = np.float32(0.0)
-            for k in range(max(-r, -y), min(r, height - 1 - y) + 1):
-                total += taps[k + r] * tmp[(y + k) * width + x]
-            field[y * width + x] = total
+            pad[(y + r) * pw + r + x] = field[y * width + x]
+    for y in range(height):  # along columns: pad -> field
+        out = field[y * width : (y + 1) * width]
+        out[:] = 0.0
+        for k in range(taps.size):
+            t = taps[k]
+            src = pad[(y + k) * pw + r : (y + k) * pw + r + width]
+            for x in range(width):
+                out[x] += t * src[x]
 
 
 @njit(**INNER_JIT)
-def elastic_field(aug, key, taps, ex, ey, tmp):
+def elastic_field(aug, key, taps, ex, ey, pad):
     """Simard et al.'s displacement field: uniform(-1, 1) per pixel and axis, smoothed,
-    times ``aug.elastic`` pixels."""
+    times ``aug.elastic`` pixels (``pad``: scratch for ``smooth``, zeroed)."""
     n = aug.height * aug.width
     for i in range(n):
         ex[i] = np.float32(2.0) * uniform(key, ELASTIC_COUNTER + 2 * i) - np.float32(1.0)
         ey[i] = np.float32(2.0) * uniform(key, ELASTIC_COUNTER + 2 * i + 1) - np.float32(1.0)
-    smooth(ex, tmp, aug.height, aug.width, taps)
-    smooth(ey, tmp, aug.height, aug.width, taps)
+    smooth(ex, pad, aug.height, aug.width, taps)
+    smooth(ey, pad, aug.height, aug.width, taps)
     a = np.float32(aug.elastic)
     for i in range(n):
         ex[i] *= a
@@ -99,65 +114,100 @@ def elastic_field(aug, key, taps, ex, ey, tmp):
 
 
 @njit(**INNER_JIT)
-def warp(src, out, scale, height, width, channels, angle, factor, dx, dy, flipped, ex, ey):
+def padded_size(aug, taps):
+    """The size of ``smooth``'s scratch for this image and kernel."""
+    r = (taps.size - 1) // 2
+    return (aug.height + 2 * r) * (aug.width + 2 * r)
+
+
+@njit(**INNER_JIT)
+def padded(height, width, channels):
+    """A zeroed scratch image for ``warp``: the picture with a border of zeros, one pixel
+    wide at the top and left, two at the bottom and right."""
+    return np.zeros((height + 3) * (width + 3) * channels, dtype=np.float32)
+
+
+@njit(**INNER_JIT)
+def warp(src, out, scale, height, width, channels, angle, factor, dx, dy, flipped, ex, ey,
+         pad):  # fmt: skip
     """out <- ``src`` (one image row, (height, width, channels)) warped as the module
     docstring says, bilinearly sampled and multiplied by ``scale``. ``ex``/``ey``: the
-    elastic displacement per output pixel, or empty for none."""
+    elastic displacement per output pixel, or empty for none; ``pad``: from ``padded``.
+
+    Written for speed (about 2.5 us for a 28 x 28 image): the picture is copied into the
+    zero border of ``pad`` and every source point clamped into it, so that the loop has
+    no branches (a point outside the picture reads only zeros)."""
+    pw = (width + 3) * channels
+    for y in range(height):
+        for k in range(width * channels):
+            pad[(y + 1) * pw + channels + k] = np.float32(src[y * width * channels + k])
     cx, cy = 0.5 * (width - 1), 0.5 * (height - 1)
     cos, sin = math.cos(angle) / factor, math.sin(angle) / factor
     mirror = -1.0 if flipped else 1.0
+    # q = c + F(R(-angle) (p + e - c - d) / s) is linear in p: along a row of output
+    # pixels the source moves by a fixed step (ax, ay) per pixel; e moves it by E @ e
+    ax, ay = np.float32(mirror * cos), np.float32(-sin)
+    exx, exy = np.float32(mirror * cos), np.float32(mirror * sin)
+    eyx, eyy = np.float32(-sin), np.float32(cos)
     elastic = ex.size > 0
+    one = np.float32(1.0)
+    w32, h32 = np.float32(width), np.float32(height)
     for y in range(height):
+        py = y - cy - dy
+        px0 = -cx - dx
+        sx0 = np.float32(cx + mirror * (cos * px0 + sin * py))
+        sy0 = np.float32(cy + (-sin * px0 + cos * py))
         for x in range(width):
-            px, py = x - cx - dx, y - cy - dy
+            sx = sx0 + ax * np.float32(x)
+            sy = sy0 + ay * np.float32(x)
             if elastic:
-                px += ex[y * width + x]
-                py += ey[y * width + x]
-            # R(-angle) / s, then the mirror, then back to the corner origin
-            sx = cx + mirror * (cos * px + sin * py)
-            sy = cy + (-sin * px + cos * py)
-            x0, y0 = math.floor(sx), math.floor(sy)
-            fx, fy = np.float32(sx - x0), np.float32(sy - y0)
-            ix, iy = int(x0), int(y0)
-            w00 = (np.float32(1.0) - fx) * (np.float32(1.0) - fy)
-            w01 = fx * (np.float32(1.0) - fy)
-            w10 = (np.float32(1.0) - fx) * fy
-            w11 = fx * fy
-            in_x0, in_x1 = 0 <= ix < width, 0 <= ix + 1 < width
-            in_y0, in_y1 = 0 <= iy < height, 0 <= iy + 1 < height
+                ux, uy = ex[y * width + x], ey[y * width + x]
+                sx += exx * ux + exy * uy
+                sy += eyx * ux + eyy * uy
+            # clamped to [-1, size]: beyond, the four neighbours are border zeros
+            sx = min(max(sx, -one), w32)
+            sy = min(max(sy, -one), h32)
+            ix = np.int64(sx + one)  # floor(sx) + 1, the column in pad
+            iy = np.int64(sy + one)
+            fx = sx + one - np.float32(ix)
+            fy = sy + one - np.float32(iy)
+            i = iy * pw + ix * channels
+            o = (y * width + x) * channels
             for c in range(channels):
-                v = np.float32(0.0)
-                if in_y0:
-                    row = (iy * width) * channels + c
-                    if in_x0:
-                        v += w00 * np.float32(src[row + ix * channels])
-                    if in_x1:
-                        v += w01 * np.float32(src[row + (ix + 1) * channels])
-                if in_y1:
-                    row = ((iy + 1) * width) * channels + c
-                    if in_x0:
-                        v += w10 * np.float32(src[row + ix * channels])
-                    if in_x1:
-                        v += w11 * np.float32(src[row + (ix + 1) * channels])
-                out[(y * width + x) * channels + c] = v * scale
+                a, b = pad[i + c], pad[i + channels + c]
+                d, e = pad[i + pw + c], pad[i + pw + channels + c]
+                top = a + fx * (b - a)
+                bottom = d + fx * (e - d)
+                out[o + c] = (top + fy * (bottom - top)) * scale
 
 
 @njit(**INNER_JIT)
 def shift_flip(src, out, scale, height, width, channels, dx, dy, flipped):
     """The warp for whole-pixel shifts and flips alone: a copy of pixels, no sampling
-    (the same result as ``warp``, faster)."""
+    (the same result as ``warp``, faster): each output row is one source row, moved."""
+    zero = np.float32(0.0)
+    rw = width * channels
+    # output columns x with a source column inside the image: x in [lo, hi)
+    lo, hi = max(0, dx), min(width, width + dx)
     for y in range(height):
+        o = out[y * rw : (y + 1) * rw]
         sy = y - dy
-        for x in range(width):
-            sx = width - 1 - x + dx if flipped else x - dx
-            base = (y * width + x) * channels
-            if 0 <= sy < height and 0 <= sx < width:
-                s = (sy * width + sx) * channels
+        if sy < 0 or sy >= height:
+            o[:] = zero
+            continue
+        s = src[sy * rw : (sy + 1) * rw]
+        for k in range(lo * channels):
+            o[k] = zero
+        for k in range(hi * channels, rw):
+            o[k] = zero
+        if flipped:  # output column x takes column width - 1 - x + dx
+            for x in range(lo, hi):
                 for c in range(channels):
-                    out[base + c] = np.float32(src[s + c]) * scale
-            else:
-                for c in range(channels):
-                    out[base + c] = np.float32(0.0)
+                    o[x * channels + c] = np.float32(s[(width - 1 - x + dx) * channels + c]) * scale
+        else:  # output column x takes column x - dx: a contiguous run
+            shift = dx * channels
+            for k in range(lo * channels, hi * channels):
+                o[k] = np.float32(s[k - shift]) * scale
 
 
 @njit(**INNER_JIT)
@@ -171,16 +221,17 @@ def augment_rows(X, rows, start, count, scale, A0, noise):
     n = h * w if aug.elastic > 0 else 0
     ex = np.empty(n, dtype=np.float32)
     ey = np.empty(n, dtype=np.float32)
-    tmp = np.empty(n, dtype=np.float32)
-    taps = gaussian_taps(aug.sigma) if n else np.empty(0, dtype=np.float32)
+    taps = gaussian_taps(aug.sigma) if n else np.zeros(1, dtype=np.float32)
+    pad = np.zeros(padded_size(aug, taps) if n else 0, dtype=np.float32)
+    picture = padded(h, w, ch) if affine or n else np.zeros(0, dtype=np.float32)
     for i in range(count):
         r = rows[start + i]
         key = absorb(key0, r + noise.row_offset)
         angle, factor, dx, dy, flipped = draw_transform(aug, key)
         if n:
-            elastic_field(aug, key, taps, ex, ey, tmp)
+            elastic_field(aug, key, taps, ex, ey, pad)
         if affine or n:
-            warp(X[r], A0[i], scale, h, w, ch, angle, factor, dx, dy, flipped, ex, ey)
+            warp(X[r], A0[i], scale, h, w, ch, angle, factor, dx, dy, flipped, ex, ey, picture)
         else:
             shift_flip(X[r], A0[i], scale, h, w, ch, dx, dy, flipped)
 
@@ -189,7 +240,8 @@ def augment_rows(X, rows, start, count, scale, A0, noise):
 def warp_image(image, scale, height, width, channels, angle, factor, dx, dy, flipped, ex, ey):
     """``warp`` of one row, from Python (tests compare it with scipy.ndimage)."""
     out = np.empty(height * width * channels, dtype=np.float32)
-    warp(image, out, scale, height, width, channels, angle, factor, dx, dy, flipped, ex, ey)
+    pad = padded(height, width, channels)
+    warp(image, out, scale, height, width, channels, angle, factor, dx, dy, flipped, ex, ey, pad)
     return out
 
 
@@ -209,5 +261,7 @@ def elastic_displacements(noise, sample):
     n = noise.height * noise.width
     ex = np.empty(n, dtype=np.float32)
     ey = np.empty(n, dtype=np.float32)
-    elastic_field(noise, key, gaussian_taps(noise.sigma), ex, ey, np.empty(n, dtype=np.float32))
+    taps = gaussian_taps(noise.sigma)
+    pad = np.zeros(padded_size(noise, taps), dtype=np.float32)
+    elastic_field(noise, key, taps, ex, ey, pad)
     return ex, ey

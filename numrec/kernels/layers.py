@@ -27,6 +27,7 @@ from .codes import INNER_JIT
 from .random import absorb, draw, stream_key
 
 MASK16 = np.uint64(0xFFFF)
+S16, S32, S48 = np.uint64(16), np.uint64(32), np.uint64(48)
 
 
 @njit(**INNER_JIT)
@@ -99,6 +100,26 @@ def times_hidden_derivative(D, A, hidden, alpha):
 
 
 @njit(**INNER_JIT)
+def mask_row(sample, drop, keep, m):
+    """m[j] <- 0 (dropped) or ``keep`` for each unit j of one sample: unit j takes bits
+    16 (j % 4) .. 16 (j % 4) + 15 of the sample's word j // 4, dropped below ``drop``."""
+    cols = m.size
+    zero = np.float32(0.0)
+    for w in range(cols >> 2):
+        word = draw(sample, w)
+        j = w << 2
+        m[j] = zero if (word & MASK16) < drop else keep
+        m[j + 1] = zero if ((word >> S16) & MASK16) < drop else keep
+        m[j + 2] = zero if ((word >> S32) & MASK16) < drop else keep
+        m[j + 3] = zero if (word >> S48) < drop else keep
+    if cols & 3:
+        word = draw(sample, cols >> 2)
+        for j in range(cols & ~3, cols):
+            m[j] = zero if (word & MASK16) < drop else keep
+            word = word >> S16
+
+
+@njit(**INNER_JIT)
 def drop_units(Z, rate, stream, noise, ids):
     """Dropout of one layer's activations ``Z`` (rows x units) in place: unit j of the
     sample with global index ids[i] + noise.row_offset is zeroed when its random 16 bits
@@ -108,16 +129,12 @@ def drop_units(Z, rate, stream, noise, ids):
     drop = drop_threshold(rate)
     keep = np.float32(65536.0 / (65536 - drop))
     key = stream_key(noise.seed, noise.epoch, stream)
-    zero = np.float32(0.0)
+    m = np.empty(cols, dtype=np.float32)
     for i in range(rows):
-        sample = absorb(key, ids[i] + noise.row_offset)
-        for j0 in range(0, cols, 4):
-            word = draw(sample, j0 >> 2)  # four units per 64-bit word
-            for q in range(min(4, cols - j0)):
-                if ((word >> np.uint64(16 * q)) & MASK16) < drop:
-                    Z[i, j0 + q] = zero
-                else:
-                    Z[i, j0 + q] *= keep
+        mask_row(absorb(key, ids[i] + noise.row_offset), drop, keep, m)
+        z = Z[i]
+        for j in range(cols):  # a plain loop over the row: vectorised
+            z[j] *= m[j]
 
 
 @njit(**INNER_JIT)
@@ -194,34 +211,35 @@ def output_delta(P, T, output, scale, D):
 
 @njit(**INNER_JIT)
 def times_kept_derivative(D, A, hidden, alpha, rate, stream, noise, ids):
-    """D <- D * mask * keep * f'(z) for a layer with dropout: ``A`` holds the dropped-out
-    activations (0, or a * keep), the mask is drawn again exactly as ``drop_units`` drew it
-    (the same words), and f' is taken at a = A / keep."""
+    """D <- D * mask * f'(z) for a layer with dropout, the mask (0 or keep) drawn again
+    exactly as ``drop_units`` drew it. ``A`` holds the dropped-out activations (0, or
+    a * keep): (leaky) ReLU's f' needs only their sign; tanh's and sigmoid's are taken
+    at a = A / keep."""
     rows, cols = D.shape
     drop = drop_threshold(rate)
     keep = np.float32(65536.0 / (65536 - drop))
     unkeep = np.float32((65536 - drop) / 65536.0)
     key = stream_key(noise.seed, noise.epoch, stream)
-    zero, one = np.float32(0.0), np.float32(1.0)
+    m = np.empty(cols, dtype=np.float32)
+    one = np.float32(1.0)
     for i in range(rows):
-        sample = absorb(key, ids[i] + noise.row_offset)
-        for j0 in range(0, cols, 4):
-            word = draw(sample, j0 >> 2)
-            for q in range(min(4, cols - j0)):
-                j = j0 + q
-                if ((word >> np.uint64(16 * q)) & MASK16) < drop:
-                    D[i, j] = zero
-                    continue
-                a = A[i, j] * unkeep
-                if hidden == 0:
-                    slope = one if a > 0 else alpha
-                elif hidden == 1:
-                    slope = one if a > 0 else zero
-                elif hidden == 2:
-                    slope = one - a * a
-                else:
-                    slope = a * (one - a)
-                D[i, j] *= slope * keep
+        mask_row(absorb(key, ids[i] + noise.row_offset), drop, keep, m)
+        d, a = D[i], A[i]
+        # one loop per activation, each vectorised
+        if hidden == 0:
+            for j in range(cols):
+                d[j] *= m[j] * (one if a[j] > 0 else alpha)
+        elif hidden == 1:
+            for j in range(cols):
+                d[j] *= m[j] if a[j] > 0 else np.float32(0.0)
+        elif hidden == 2:
+            for j in range(cols):
+                u = a[j] * unkeep
+                d[j] *= m[j] * (one - u * u)
+        else:
+            for j in range(cols):
+                u = a[j] * unkeep
+                d[j] *= m[j] * u * (one - u)
 
 
 @njit(**INNER_JIT)
