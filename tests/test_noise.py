@@ -17,7 +17,12 @@ import pytest
 from engine_helpers import blobs
 
 import numrec
-from numrec.kernels.augment import elastic_displacements, sample_transform, warp_image
+from numrec.kernels.augment import (
+    augmented_rows,
+    elastic_displacements,
+    sample_transform,
+    warp_image,
+)
 from numrec.kernels.random import stream_key_of, uniforms, words
 from numrec.kernels.step import NO_LABELS, batch_gradient
 from numrec.noise import canonical_augment, make_augment, make_noise
@@ -300,6 +305,8 @@ def test_the_gather_augments_each_row_by_its_global_index():
         t = sample_transform(noise, 9, 1, s)
         expected = warp_image(X[s], np.float32(1 / 255), h, w, 1, *t, NONE, NONE)
         np.testing.assert_array_equal(acts[s], expected)
+    # what augmented_rows (for other frameworks) gives is what training gathers
+    np.testing.assert_array_equal(augmented_rows(X, np.arange(n), np.float32(1 / 255), noise), acts)
     # rows 4.. of the same data, held by a process whose row 0 is global row 4
     later = make_noise(9, 1, 4, np.zeros(0), 0.0, spec)
     part = layer_acts(net, run_gradient(net, X[4:], y[4:], later), n - 4, 0)

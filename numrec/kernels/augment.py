@@ -265,3 +265,13 @@ def elastic_displacements(noise, sample):
     pad = np.zeros(padded_size(noise, taps), dtype=np.float32)
     elastic_field(noise, key, taps, ex, ey, pad)
     return ex, ey
+
+
+@njit(**JIT)
+def augmented_rows(X, rows, scale, noise):
+    """The float32 inputs that training gathers for X[rows] in ``noise.epoch``
+    (augmented, no dropout): for tests, scripts and benchmarks that feed numrec's
+    augmentation to another framework."""
+    out = np.empty((rows.size, X.shape[1]), dtype=np.float32)
+    augment_rows(X, rows, 0, rows.size, scale, out, noise)
+    return out
