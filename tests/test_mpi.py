@@ -69,8 +69,11 @@ def api_run(tmp_path: Path, ranks: int, optimizer: str, batch: int, noisy: bool 
 
 @pytest.mark.parametrize(
     ("optimizer", "batch", "noisy"),
-    [("momentum", 64, False), ("adam", 100, False),
-     pytest.param("momentum", 64, True, marks=pytest.mark.slow)],  # fmt: skip
+    [
+        ("momentum", 64, False),
+        ("adam", 100, False),
+        pytest.param("momentum", 64, True, marks=pytest.mark.slow),
+    ],  # fmt: skip
 )
 def test_two_ranks_train_the_model_of_one_process(tmp_path, optimizer, batch, noisy):
     """noisy: dropout and augmentation, whose draws are keyed by the global row index,
