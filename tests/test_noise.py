@@ -89,7 +89,7 @@ def run_gradient(net, X, y, noise):
     ws = net.workspace(n)
     T = np.eye(net.sizes[-1], dtype=np.float32)[y]
     batch_gradient(X, NO_LABELS, T, np.arange(n), 0, n, n, np.float32(1 / 255), net.params(),
-                   net.codes(), net.plan(n), ws, noise)  # fmt: skip
+                   net.codes(), net.plan(n), ws, noise=noise)  # fmt: skip
     return ws
 
 
