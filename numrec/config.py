@@ -141,6 +141,55 @@ class ClassWeightRule(Rule):
             raise ValueError(f"must be {self.describe()}, got {text!r}") from None
 
 
+@dataclass(frozen=True)
+class RatesRule(Rule):
+    """Dropout rates: a tuple of numbers in [0, 1); one number stands for a tuple of one;
+    on the command line "0.2,0.5" (or "none")."""
+
+    def _coerce(self, value: Any) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = (value,)
+        if isinstance(value, (str, bytes)) or any(isinstance(v, bool) for v in value):
+            raise TypeError
+        rates = tuple(float(v) for v in value)
+        if not all(math.isfinite(r) for r in rates):
+            raise ValueError
+        return rates
+
+    def parse(self, text: str) -> Any:
+        if text.strip().lower() in ("", "none"):
+            return ()
+        try:
+            return self.check("value", tuple(float(t) for t in text.split(",")))
+        except ValueError:
+            raise ValueError(f"must be {self.describe()}, got {text!r}") from None
+
+
+@dataclass(frozen=True)
+class AugmentRule(Rule):
+    """An augment spec (``numrec.noise``), stored in its canonical form; the error names
+    the part that is wrong."""
+
+    def check(self, name: str, value: Any) -> Any:
+        from .noise import EXAMPLE, canonical_augment
+
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+            return None
+        if not isinstance(value, str):
+            raise ValueError(f"{name} must be text like {EXAMPLE!r}, got {value!r}")
+        try:
+            return canonical_augment(value)
+        except ValueError as e:
+            raise ValueError(f"{name}: {e}") from None
+
+    def parse(self, text: str) -> Any:
+        from .noise import canonical_augment
+
+        if text.strip().lower() in ("", "none"):
+            return None
+        return canonical_augment(text)
+
+
 def setting(default: Any, rule: Rule, help: str, *, resumable: bool = False, cli: bool = True):
     """A dataclass field with its rule, help text and resume rule as metadata."""
     return field(
@@ -252,6 +301,23 @@ class TrainConfig(_Settings):
         0.0,
         number(0, low_open=False),
         "L2 weight decay (added to the gradient; AdamW: decoupled)",
+    )
+    dropout: tuple = setting(
+        (),
+        RatesRule(tuple, "rates, each in [0, 1)", lambda v: all(0 <= r < 1 for r in v)),
+        "dropout rate of each hidden layer, comma separated (one value: every hidden layer; "
+        "e.g. 0.2,0.5); inverted scaling, off in evaluation and prediction",
+    )
+    input_dropout: float = setting(
+        0.0, number(0, 1, low_open=False, high_open=True), "dropout rate of the inputs"
+    )
+    augment: str | None = setting(
+        None,
+        AugmentRule(str, "an augmentation spec", optional=True),
+        "augment the training images, e.g. shift=2,rotate=10,scale=0.1,elastic=34,sigma=4,"
+        "flip: shift in whole pixels, rotate in degrees, scale a fraction (+-), elastic "
+        "Simard's alpha in pixels with sigma its smoothing in pixels (default 4), flip "
+        "left-right half the time; each part optional; image data sets only",
     )
     schedule: str = setting(
         "cosine",

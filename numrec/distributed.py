@@ -86,7 +86,7 @@ class MpiSteps:
         rows = np.zeros(1, dtype=np.int64)  # one real row: the passes compile and run
         with compile_notice("data-parallel training"):
             batch_gradient(t.X, t.y, t.Y, rows, 0, 1, 1, t.scale, t.net.params(),
-                           t.net.codes(), t.net.plan(1), ws)  # fmt: skip
+                           t.net.codes(), t.net.plan(1), ws, noise=t.noise(0))  # fmt: skip
             apply_update(t.net.theta[:0], ws.grad[:0], 0.0, t.optimizer.kernel_args(),
                          t.m[:0], t.v[:0], 1)  # fmt: skip
 
@@ -108,6 +108,7 @@ class MpiSteps:
         rows, starts = perm
         net, opt, comm = t.net, t.optimizer.kernel_args(), self.comm
         params, codes = net.params(), net.codes()
+        noise = t.noise(t.epoch)  # keyed by global row indices: the masks of one process
         exchange, p = self.exchange, net.n_params
         loss_sum, correct, seen = 0.0, 0, 0
         for i in range(count):
@@ -116,7 +117,7 @@ class MpiSteps:
             first, last = int(starts[b]), int(starts[b + 1])
             loss, hits = batch_gradient(
                 t.X, t.y, t.Y, rows, first, last - first, total, t.scale, params,
-                codes, plan, ws,
+                codes, plan, ws, noise=noise,
             )  # fmt: skip
             exchange[p], exchange[p + 1] = loss, hits
             comm.allreduce_sum(exchange)

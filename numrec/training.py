@@ -39,8 +39,9 @@ import numpy as np
 from . import metrics
 from .config import TrainConfig
 from .kernels.step import NO_LABELS, NO_TARGETS, NO_WEIGHTS, train_batches
-from .kernels.structs import OptimizerState
+from .kernels.structs import Noise, OptimizerState
 from .network import UINT8_SCALE, Network
+from .noise import dropout_rates, image_geometry, make_augment, make_noise
 from .optim import Optimizer
 from .runtime import compile_notice, engine_threads
 
@@ -94,7 +95,7 @@ class LocalSteps:
             train_batches(
                 t.X, t.y, t.train_rows[:1], 0, 0, t.batch_size, np.zeros(1), t.scale,
                 t.net.params(), t.net.codes(), t.net.plan(1), t.optimizer.kernel_args(),
-                t.opt_state, t.net.workspace(1), t.Y, t.w,
+                t.opt_state, t.net.workspace(1), t.Y, t.w, t.noise(0),
             )  # fmt: skip
 
     def epoch_rows(self, t: Trainer, order: np.ndarray):
@@ -108,6 +109,7 @@ class LocalSteps:
             *train_batches(
                 t.X, t.y, rows, t.batch, count, t.batch_size, lrs, t.scale, t.net.params(),
                 t.net.codes(), plan, t.optimizer.kernel_args(), t.opt_state, ws, t.Y, t.w,
+                t.noise(t.epoch),
             )
         )  # fmt: skip
 
@@ -152,6 +154,13 @@ class Trainer:
             raise ValueError("the training split is empty")
         strata = t_all if task == "classification" else np.zeros(len(t_all), dtype=np.int64)
         self.fingerprint = data_fingerprint(dataset)
+        # dropout and augmentation: checked now, drawn per epoch (``noise``)
+        self.dropout = dropout_rates(config.dropout, net.n_layers - 1)
+        geometry = None
+        if config.augment:
+            name = getattr(dataset, "name", "the data set")
+            geometry = image_geometry(getattr(dataset, "meta", {}), X.shape[1], name)
+        self.augment = make_augment(config.augment, geometry)
         given = getattr(dataset, "validation", None)
         if given is not None and len(given):
             train_rows, val = np.arange(len(t_all), dtype=np.int64), None
@@ -267,6 +276,13 @@ class Trainer:
         if not w[train_rows].sum(dtype=np.float64) > 0:
             raise ValueError("the training rows' weights are all 0")
         return w
+
+    def noise(self, epoch: int) -> Noise:
+        """Epoch ``epoch``'s dropout and augmentation for the kernels: keyed by the seed,
+        the epoch and each sample's global index, so they do not depend on threads, ranks
+        or an interrupt."""
+        return make_noise(self.seed, epoch, self.row_offset, self.dropout,
+                          self.config.input_dropout, self.augment)  # fmt: skip
 
     @property
     def opt_state(self) -> OptimizerState:

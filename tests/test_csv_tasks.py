@@ -132,7 +132,10 @@ def test_diabetes_through_the_cli_matches_scikit_learn(tmp_path):
                  "standardize", "--hidden", "16", "--epochs", "100", "--lr", "0.01", "--save",
                  model, "--quiet", env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    evaluated = run("numrec-eval", model, "--json", env=env)
+    # numrec-eval reads the data set its command line names (never a model's stored paths)
+    data = ("--dataset", "csv", "--train", train, "--test", test, "--target-columns",
+            "progression", "--task", "regression", "--scale", "standardize")  # fmt: skip
+    evaluated = run("numrec-eval", model, *data, "--json", env=env)
     assert evaluated.returncode == 0, evaluated.stderr
     scores = json.loads(evaluated.stdout)
     assert scores["task"] == "regression" and scores["n"] == 88
@@ -216,9 +219,10 @@ def test_multilabel_through_the_cli(tmp_path):
     assert result.returncode == 0, result.stderr
     net = numrec.Network.load(model)
     assert (net.task, net.output, net.loss) == ("multilabel", "sigmoid", "cross_entropy")
-    scores = json.loads(run("numrec-eval", model, "--json", env=env).stdout)
+    data = ("--dataset", "csv", "--path", path, "--target-columns", "p,q")
+    scores = json.loads(run("numrec-eval", model, *data, "--json", env=env).stdout)
     assert scores["task"] == "multilabel" and scores["subset_accuracy"] > 0.85
-    text = run("numrec-eval", model, env=env).stdout
+    text = run("numrec-eval", model, *data, env=env).stdout
     assert "subset accuracy" in text and "Hamming loss" in text
     rows = run("numrec-predict", model, path, env=env).stdout.splitlines()
     assert rows[0] == "path,line,p,q" and len(rows) == 401

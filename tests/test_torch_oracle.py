@@ -40,13 +40,23 @@ TORCH_HIDDEN = {
     "tanh": torch.tanh,
     "sigmoid": torch.sigmoid,
 }
-TORCH_OUTPUT = {"softmax": lambda z: F.softmax(z, dim=1), "sigmoid": torch.sigmoid}
+TORCH_OUTPUT = {
+    "softmax": lambda z: F.softmax(z, dim=1),
+    "sigmoid": torch.sigmoid,
+    "linear": lambda z: z,
+}
 
 
-def torch_loss(output: str, loss: str, logits, targets):
+def torch_loss(output: str, loss: str, logits, targets, delta: float = 1.0):
     """The torch loss numrec's (output, loss) pair equals: ``targets`` are int64 labels
-    or float target rows. See the module docstring for why each one is this expression."""
+    or float target rows. See the module docstring for why each one is this expression.
+    The linear (regression) outputs are torch's default reduction, the mean over rows and
+    outputs: MSELoss, L1Loss, HuberLoss(delta)."""
     n = logits.shape[0]
+    if output == "linear":
+        losses = {"mse": F.mse_loss, "mae": F.l1_loss,
+                  "huber": lambda z, t: F.huber_loss(z, t, delta=delta)}  # fmt: skip
+        return losses[loss](logits, targets)
     if (output, loss) == ("softmax", "cross_entropy"):
         return F.cross_entropy(logits, targets)  # labels, or probability rows
     T = targets
@@ -90,7 +100,8 @@ def target_rows(output: str, rng, n: int, k: int) -> np.ndarray:
 
 def assert_gradients_match(net, X, Y, torch_targets, hidden):
     params = torch_params(net)
-    value = torch_loss(net.output, net.loss, torch_logits(params, X, hidden), torch_targets)
+    value = torch_loss(net.output, net.loss, torch_logits(params, X, hidden), torch_targets,
+                       net.huber_delta)  # fmt: skip
     value.backward()
     want = [p.grad.numpy() for p in params]
     dW, db = net.gradients(X, Y)
@@ -116,6 +127,14 @@ def test_forward_loss_and_gradients_match_pytorch(hidden, output, loss):
     logits = torch_logits(params, X, hidden)
     want_P = TORCH_OUTPUT[output](logits).detach().numpy()
     np.testing.assert_allclose(net.forward(X), want_P, rtol=1e-5, atol=1e-7)
+
+    if output == "linear":  # regression: real-valued target rows, no labels
+        T = rng.normal(0, 2, (ROWS, SIZES[-1])).astype(np.float32)
+        torch_T = torch.tensor(T, dtype=torch.float64)
+        want_loss = torch_loss(output, loss, logits, torch_T, net.huber_delta).item()
+        assert net.loss_of(net.forward(X), T) == pytest.approx(want_loss, rel=1e-5)
+        assert assert_gradients_match(net, X, T, torch_T, hidden) == pytest.approx(want_loss)
+        return
 
     labels = torch.tensor(y, dtype=torch.int64)
     want_loss = torch_loss(output, loss, logits, labels).item()

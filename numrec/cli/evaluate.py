@@ -135,6 +135,7 @@ def _main(argv: list[str]) -> int:
         result = net.evaluate(X, y, args.threads)
         result.update(task=net.task, outputs=list(names), model=str(args.model), data=source)
         print(json.dumps(result, indent=2) if args.json else "\n".join(task_report(result)))
+        _report(args, net, X, y, names, source)
         return common.EXIT_OK
     result = evaluate(net, X, y, names, args.threads)
     result.update(model=str(args.model), data=source)
@@ -142,13 +143,7 @@ def _main(argv: list[str]) -> int:
         print(json.dumps(result, indent=2))
     else:
         print("\n".join(text_report(result)))
-    if args.report:
-        from ..report import write_report
-
-        path = write_report(args.report, net, X, y, names=names, source=source,
-                            model_path=args.model, threads=args.threads)  # fmt: skip
-        if not args.json:
-            print(f"report written to {path}")
+    _report(args, net, X, y, names, source)
     if args.plot:
         path = plot_confusion(result, args.plot)
         if not args.json:
@@ -223,6 +218,18 @@ def evaluate(net, X, y, names: list[str], threads: int | None = None) -> dict:
 
 def _f(x):
     return None if x is None else float(x)
+
+
+def _report(args, net, X, y, names, source) -> None:
+    """--report: the HTML page of this evaluation, for any task."""
+    if not args.report:
+        return
+    from ..report import write_report
+
+    path = write_report(args.report, net, X, y, names=names, source=source,
+                        model_path=args.model, threads=args.threads)  # fmt: skip
+    if not args.json:
+        print(f"report written to {path}")
 
 
 def text_report(result: dict) -> list[str]:

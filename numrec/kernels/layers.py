@@ -22,7 +22,12 @@ import math
 import numpy as np
 from numba import njit
 
+from .augment import augment_rows
 from .codes import INNER_JIT
+from .random import absorb, draw, stream_key
+
+MASK16 = np.uint64(0xFFFF)
+S16, S32, S48 = np.uint64(16), np.uint64(32), np.uint64(48)
 
 
 @njit(**INNER_JIT)
@@ -99,10 +104,60 @@ def times_hidden_derivative(D, A, hidden, alpha):
 
 
 @njit(**INNER_JIT)
-def forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, rows, hidden, output, alpha):
+def mask_row(sample, drop, keep, m):
+    """m[j] <- 0 (dropped) or ``keep`` for each unit j of one sample: unit j takes bits
+    16 (j % 4) .. 16 (j % 4) + 15 of the sample's word j // 4, dropped below ``drop``."""
+    cols = m.size
+    zero = np.float32(0.0)
+    for w in range(cols >> 2):
+        word = draw(sample, w)
+        j = w << 2
+        m[j] = zero if (word & MASK16) < drop else keep
+        m[j + 1] = zero if ((word >> S16) & MASK16) < drop else keep
+        m[j + 2] = zero if ((word >> S32) & MASK16) < drop else keep
+        m[j + 3] = zero if (word >> S48) < drop else keep
+    if cols & 3:
+        word = draw(sample, cols >> 2)
+        for j in range(cols & ~3, cols):
+            m[j] = zero if (word & MASK16) < drop else keep
+            word = word >> S16
+
+
+@njit(**INNER_JIT)
+def drop_units(Z, rate, stream, noise, ids):
+    """Dropout of one layer's activations ``Z`` (rows x units) in place: unit j of the
+    sample with global index ids[i] + noise.row_offset is zeroed when its random 16 bits
+    fall below round(rate * 65536), else scaled by 1 / (1 - that / 65536) (inverted
+    dropout: the expected activation is unchanged, inference needs no scaling)."""
+    rows, cols = Z.shape
+    drop = drop_threshold(rate)
+    keep = np.float32(65536.0 / (65536 - drop))
+    key = stream_key(noise.seed, noise.epoch, stream)
+    m = np.empty(cols, dtype=np.float32)
+    for i in range(rows):
+        mask_row(absorb(key, ids[i] + noise.row_offset), drop, keep, m)
+        z = Z[i]
+        for j in range(cols):  # a plain loop over the row: vectorised
+            z[j] *= m[j]
+
+
+@njit(**INNER_JIT)
+def drop_threshold(rate):
+    """The 16-bit threshold of a dropout rate: P(drop) = round(rate * 65536) / 65536."""
+    return np.uint64(min(65535.0, math.floor(rate * 65536.0 + 0.5)))
+
+
+@njit(**INNER_JIT)
+def forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, rows, hidden, output, alpha,
+                  noise=None, ids=None):  # fmt: skip
     """Run rows row0 .. row0+rows-1, whose inputs sit in layer 0 of ``acts``, through
     every layer. Layer l of ``acts`` is a row-major (rows_total, sizes[l]) matrix at
-    ``a_off[l]``, so any run of rows is one contiguous block."""
+    ``a_off[l]``, so any run of rows is one contiguous block.
+
+    Training passes ``noise`` (a ``structs.Noise``) and ``ids``, the rows' indices into
+    X: hidden layer l's activations then go through dropout at rate noise.dropout[l-1].
+    Inference (``kernels.infer``) leaves both out, and numba compiles that case without
+    the dropout code at all."""
     n_layers = len(sizes) - 1
     for l in range(n_layers):
         n_in, n_out = sizes[l], sizes[l + 1]
@@ -113,6 +168,9 @@ def forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, rows, hidden, o
         np.dot(A, W.T, Z)
         if l < n_layers - 1:
             bias_hidden(Z, b, hidden, alpha)
+            if noise is not None:
+                if l < noise.dropout.size and noise.dropout[l] > 0:
+                    drop_units(Z, noise.dropout[l], l + 1, noise, ids)
         else:
             bias_output(Z, b, output)
 
@@ -186,17 +244,56 @@ def output_delta(P, T, output, scale, D, W, delta):
 
 
 @njit(**INNER_JIT)
-def backprop_deltas(theta, w_off, sizes, a_off, acts, row0, rows, d_off, deltas, hidden, alpha):
+def times_kept_derivative(D, A, hidden, alpha, rate, stream, noise, ids):
+    """D <- D * mask * f'(z) for a layer with dropout, the mask (0 or keep) drawn again
+    exactly as ``drop_units`` drew it. ``A`` holds the dropped-out activations (0, or
+    a * keep): (leaky) ReLU's f' needs only their sign; tanh's and sigmoid's are taken
+    at a = A / keep."""
+    rows, cols = D.shape
+    drop = drop_threshold(rate)
+    keep = np.float32(65536.0 / (65536 - drop))
+    unkeep = np.float32((65536 - drop) / 65536.0)
+    key = stream_key(noise.seed, noise.epoch, stream)
+    m = np.empty(cols, dtype=np.float32)
+    one = np.float32(1.0)
+    for i in range(rows):
+        mask_row(absorb(key, ids[i] + noise.row_offset), drop, keep, m)
+        d, a = D[i], A[i]
+        # one loop per activation, each vectorised
+        if hidden == 0:
+            for j in range(cols):
+                d[j] *= m[j] * (one if a[j] > 0 else alpha)
+        elif hidden == 1:
+            for j in range(cols):
+                d[j] *= m[j] if a[j] > 0 else np.float32(0.0)
+        elif hidden == 2:
+            for j in range(cols):
+                u = a[j] * unkeep
+                d[j] *= m[j] * (one - u * u)
+        else:
+            for j in range(cols):
+                u = a[j] * unkeep
+                d[j] *= m[j] * u * (one - u)
+
+
+@njit(**INNER_JIT)
+def backprop_deltas(theta, w_off, sizes, a_off, acts, row0, rows, d_off, deltas, hidden, alpha,
+                    noise=None, ids=None):  # fmt: skip
     """From the output delta (at ``deltas[d_off[L]:]``, rows x sizes[L]) back to layer 1:
-    delta_{l-1} = (delta_l @ W_l) * f'(a_{l-1}), for this block of rows only."""
+    delta_{l-1} = (delta_l @ W_l) * f'(a_{l-1}), for this block of rows only; through
+    the same dropout masks as ``forward_block`` when ``noise`` is given."""
     for l in range(len(sizes) - 1, 1, -1):
         n_in, n_out = sizes[l - 1], sizes[l]
         D = block(deltas, d_off[l], rows, n_out)
         D_prev = block(deltas, d_off[l - 1], rows, n_in)
         np.dot(D, block(theta, w_off[l - 1], n_out, n_in), D_prev)
-        times_hidden_derivative(
-            D_prev, block(acts, a_off[l - 1] + row0 * n_in, rows, n_in), hidden, alpha
-        )
+        A_prev = block(acts, a_off[l - 1] + row0 * n_in, rows, n_in)
+        h = l - 2  # hidden layer l-1's index in noise.dropout
+        if noise is not None and h < noise.dropout.size and noise.dropout[h] > 0:
+            times_kept_derivative(D_prev, A_prev, hidden, alpha, noise.dropout[h], l - 1,
+                                  noise, ids)  # fmt: skip
+        else:
+            times_hidden_derivative(D_prev, A_prev, hidden, alpha)
 
 
 @njit(**INNER_JIT)
@@ -229,14 +326,23 @@ def weight_gradient(w_off, b_off, sizes, a_off, acts, t_off, deltas_t, batch, la
 
 
 @njit(**INNER_JIT)
-def gather(X, rows, start, count, scale, A0):
+def gather(X, rows, start, count, scale, A0, noise=None):
     """A0[i] <- X[rows[start + i]] * scale: uint8 images become float32 in [0, 1] here,
-    one mini-batch at a time, so no float copy of the data set ever exists."""
-    n_in = X.shape[1]
-    for i in range(count):
-        r = rows[start + i]
-        for j in range(n_in):
-            A0[i, j] = np.float32(X[r, j]) * scale
+    one mini-batch at a time, so no float copy of the data set ever exists.
+
+    Training passes ``noise`` (a ``structs.Noise``): each image is then augmented on the
+    way (``kernels.augment``) and the inputs go through dropout at noise.input_dropout
+    (stream 0). Inference leaves it out and compiles without either."""
+    if noise is not None and noise.height > 0:
+        augment_rows(X, rows, start, count, scale, A0, noise)
+    else:
+        n_in = X.shape[1]
+        for i in range(count):
+            r = rows[start + i]
+            for j in range(n_in):
+                A0[i, j] = np.float32(X[r, j]) * scale
+    if noise is not None and noise.input_dropout > 0:
+        drop_units(A0[:count], noise.input_dropout, 0, noise, rows[start : start + count])
 
 
 @njit(**INNER_JIT)

@@ -36,7 +36,7 @@ from .layers import (
     store_transposed,
     weight_gradient,
 )
-from .structs import OptimizerArgs
+from .structs import Noise, OptimizerArgs
 from .threads import thread_count
 
 TASK_PARAMS = 131072  # weights per gradient/update task (16384 was ~25 % slower than 65536)
@@ -116,12 +116,14 @@ def update_range(theta, grad, lo, hi, lr, opt, m, v, step):
 
 
 @njit(**INNER_JIT)
-def shard_pass(k, X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws, w):
-    """Pass 1 for shard ``k`` of rows[start:start+count]: gather its inputs, targets and
-    weights, run forward, take the output delta (times ``inv`` and each row's weight) and
-    back-propagate the deltas, then store them transposed. Returns (summed loss,
+def shard_pass(k, X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws, w, noise):
+    """Pass 1 for shard ``k`` of rows[start:start+count]: gather its inputs (augmented, and
+    with input dropout, as ``noise`` says), targets and weights, run forward (with the
+    hidden layers' dropout), take the output delta (times ``inv`` and each row's weight)
+    and back-propagate the deltas, then store them transposed. Returns (summed loss,
     correct). One plain function, so that the parallel loop that calls it stays small
-    (cheap to analyse and compile)."""
+    (cheap to analyse and compile). ``noise`` (``structs.Noise``): the epoch's
+    augmentation and dropout."""
     theta, w_off, b_off, sizes = net
     hidden, output, alpha, delta = fn
     a_off, d_off, t_off, tasks, size = plan
@@ -129,7 +131,10 @@ def shard_pass(k, X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws, w)
     L = len(sizes) - 1
     row0 = k * size
     n = min(size, count - row0)
-    gather(X, rows, start + row0, n, scale, block(acts, a_off[0] + row0 * sizes[0], n, sizes[0]))
+    first = start + row0
+    A0 = block(acts, a_off[0] + row0 * sizes[0], n, sizes[0])
+    gather(X, rows, first, n, scale, A0, noise)
+    ids = rows[first : first + n]
     T = targets[k]
     if y.size:
         onehot(y, rows, start + row0, n, T)
@@ -138,16 +143,18 @@ def shard_pass(k, X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws, w)
     W = np.empty(n if w.size else 0, dtype=np.float32)
     row_weights(w, rows, start + row0, n, W)
     D = deltas[k]
-    forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, n, hidden, output, alpha)
+    forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, n, hidden, output, alpha, noise,
+                  ids)  # fmt: skip
     P = block(acts, a_off[L] + row0 * sizes[L], n, sizes[L])
     loss, correct = output_delta(P, T[:n], output, inv, block(D, d_off[L], n, sizes[L]), W, delta)
-    backprop_deltas(theta, w_off, sizes, a_off, acts, row0, n, d_off, D, hidden, alpha)
+    backprop_deltas(theta, w_off, sizes, a_off, acts, row0, n, d_off, D, hidden, alpha, noise,
+                    ids)  # fmt: skip
     store_transposed(D, d_off, sizes, row0, n, count, deltas_t, t_off)
     return loss, correct
 
 
 @njit(**PARALLEL_INLINE)
-def batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws, w):
+def batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws, w, noise):
     """Pass 1 for rows[start:start+count]: forward and deltas, shard by shard. The loss
     is averaged over ``total`` (a float): the rows' count, or with weights ``w`` (one per
     row of X; empty: every row weighs 1) their summed weight, for a whole batch; more
@@ -155,8 +162,8 @@ def batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws, w
     (``numrec.distributed``).
 
     Targets are the one-hot rows of labels ``y`` or, when ``y`` is empty, the rows of
-    ``Y``. net, plan and ws: ``structs.Params``, ``Plan`` and ``Workspace``. Returns
-    (summed loss, each row's times its weight; correct).
+    ``Y``. net, plan, ws and noise: ``structs.Params``, ``Plan``, ``Workspace`` and
+    ``Noise``. Returns (summed loss, each row's times its weight; correct).
     """
     size = plan.shard_rows
     n_shards = (count + size - 1) // size
@@ -169,7 +176,7 @@ def batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws, w
         # np.int64(k): the loop index is int64 when first typed but uint64 inside the
         # outlined parallel body, which would compile shard_pass twice (~2 s)
         losses[k], corrects[k] = shard_pass(
-            np.int64(k), X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws, w
+            np.int64(k), X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws, w, noise
         )
     loss = 0.0
     correct = 0
@@ -235,14 +242,16 @@ def weight_sum(w, rows, start, count):
 
 
 @njit(**PARALLEL_JIT)
-def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, plan, opt, state, ws, Y, w):
+def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, plan, opt, state, ws, Y, w,
+                  noise):  # fmt: skip
     """Train on mini-batches first .. first+count-1 of the epoch order ``perm``
     (``lrs[b]`` is the learning rate of batch first+b; X rows are multiplied by ``scale``).
 
     Targets: the labels ``y``, or when ``y`` is empty the target rows ``Y``; ``w``: a
     weight per row of X, or empty (every row weighs 1): each batch's loss and gradient
     are then sum(w_i l_i) / sum(w_i) over its rows.
-    state: a ``structs.OptimizerState`` (step: a one-element int64 array, Adam's t).
+    state: a ``structs.OptimizerState`` (step: a one-element int64 array, Adam's t);
+    noise: a ``structs.Noise``, the epoch's dropout and augmentation (``NO_NOISE``: none).
     Returns (summed loss, correct, samples seen, batches done, finite): training stops
     before the update of the first batch whose loss is not finite. The summed loss is
     each batch's (weighted) mean loss times its rows.
@@ -256,7 +265,9 @@ def train_batches(X, y, perm, first, count, batch, lrs, scale, net, fn, plan, op
         start = (first + b) * batch
         rows = min(batch, n - start)
         total = weight_sum(w, perm, start, rows)
-        loss, hits = batch_deltas(X, y, Y, perm, start, rows, total, scale, net, fn, plan, ws, w)
+        loss, hits = batch_deltas(
+            X, y, Y, perm, start, rows, total, scale, net, fn, plan, ws, w, noise
+        )
         if w.size:
             loss *= rows / total  # the batch's weighted mean, times its rows
         if not math.isfinite(loss):
@@ -278,15 +289,21 @@ NO_WEIGHTS = np.zeros(0, dtype=np.float32)  # every row weighs 1
 # the optimizer arguments of a gradient-only pass: the code says "no update", the rest
 # only fixes the argument types (those of Optimizer.kernel_args, so the cache is shared)
 GRADIENT_ONLY_OPT = OptimizerArgs(GRADIENT_ONLY, 0.0, 0.0, 0.0, 0.0, 0.0)
+# no dropout, no augmentation (the field types are those numrec.noise builds, so the
+# compiled code is shared)
+NO_NOISE = Noise(0, 0, 0, np.zeros(0, dtype=np.float32), 0.0, 0, 0.0, 0.0, 0.0, 0.0, False, 0, 0, 0)
 
 
-def batch_gradient(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws, w=NO_WEIGHTS):
+def batch_gradient(
+    X, y, Y, rows, start, count, total, scale, net, fn, plan, ws, w=NO_WEIGHTS, noise=None
+):
     """The gradient of rows[start:start+count] summed and divided by ``total`` into ws.grad
     (zero for no rows), nothing updated; targets from the labels ``y`` or, when ``y`` is
     empty, the rows of ``Y``, rows weighted by ``w`` when it is not empty (as
     batch_deltas). With ``total`` the whole batch's size (or summed weight), the parts of
     several processes add up to the batch's (weighted) mean gradient. Returns (summed
-    loss, each row's times its weight; correct).
+    loss, each row's times its weight; correct). ``noise``: the epoch's dropout and
+    augmentation (default none).
 
     A Python function calling the two compiled passes one by one, not a compiled caller
     of both: that would compile both passes again (a cached callee cannot be linked into
@@ -295,8 +312,9 @@ def batch_gradient(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws,
     if count == 0:
         ws.grad[:] = 0.0
         return 0.0, 0
+    noise = NO_NOISE if noise is None else noise
     loss, hits = batch_deltas(
-        X, y, Y, rows, start, count, float(total), scale, net, fn, plan, ws, w
+        X, y, Y, rows, start, count, float(total), scale, net, fn, plan, ws, w, noise
     )
     gradient_and_update(count, net, plan, ws, 0.0, GRADIENT_ONLY_OPT, ws.grad, ws.grad, 0)
     return loss, hits

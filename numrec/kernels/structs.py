@@ -83,3 +83,38 @@ class OptimizerState(NamedTuple):
     m: np.ndarray
     v: np.ndarray
     step: np.ndarray
+
+
+class Noise(NamedTuple):
+    """The random parts of one training epoch, dropout and augmentation, keyed by (seed,
+    epoch, global sample index) through ``kernels.random`` (``numrec.noise`` builds it).
+
+    ``row_offset`` is the global index of this process's row 0 (MPI ranks hold a share
+    of the rows). ``dropout[l]`` is the rate of hidden layer l+1 (empty: none);
+    ``input_dropout`` that of the inputs.
+
+    Augmentation (``height == 0``: none), drawn anew per sample and epoch: ``shift`` in
+    whole pixels, dx and dy each uniform in -shift..shift; ``rotate`` in degrees, the
+    angle uniform in [-rotate, rotate]; ``scale``, the zoom factor uniform in [1 - scale,
+    1 + scale]; ``elastic`` and ``sigma`` (pixels), Simard et al.'s (2003) elastic
+    distortion, uniform(-1, 1) displacements smoothed by a Gaussian of ``sigma`` times
+    ``elastic``; ``flip``: mirrored left-right half the time. An image row is (height,
+    width, channels), channels last.
+
+    One flat tuple of scalars and an array: numba's parallel loops cannot take a tuple
+    nested in a tuple."""
+
+    seed: int
+    epoch: int
+    row_offset: int
+    dropout: np.ndarray  # float32 (hidden layers,) or (0,)
+    input_dropout: float
+    shift: int
+    rotate: float
+    scale: float
+    elastic: float
+    sigma: float
+    flip: bool
+    height: int
+    width: int
+    channels: int
