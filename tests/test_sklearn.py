@@ -537,3 +537,21 @@ def test_onnx_export_of_fitted_estimators(iris, tmp_path):
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         (out,) = session.run(None, {session.get_inputs()[0].name: rows})
         np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_dropout_is_seeded_and_off_in_prediction(iris):
+    X, y = iris
+    settings = dict(hidden_layer_sizes=(16, 8), max_iter=20, shuffle=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain = quick(**settings).fit(X, y)
+        dropped = quick(dropout=(0.5, 0.2), input_dropout=0.1, **settings).fit(X, y)
+        again = quick(dropout=(0.5, 0.2), input_dropout=0.1, threads=2, **settings).fit(X, y)
+    assert not np.array_equal(plain.coefs_[0], dropped.coefs_[0])
+    for a, b in zip(dropped.coefs_, again.coefs_):  # the same masks for any thread count
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(dropped.predict_proba(X), dropped.predict_proba(X))
+    with pytest.raises(ValueError, match="dropout has 3 rates"):
+        quick(dropout=(0.1, 0.1, 0.1), **settings).fit(X, y)
+    with pytest.raises(ValueError, match=r"dropout must be a rate in \[0, 1\)"):
+        quick(dropout=1.0).fit(X, y)

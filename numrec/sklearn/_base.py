@@ -83,6 +83,8 @@ class BaseMLP(BaseEstimator):
         negative_slope=0.01,
         init="glorot",
         threads=None,
+        dropout=0.0,
+        input_dropout=0.0,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -109,6 +111,8 @@ class BaseMLP(BaseEstimator):
         self.negative_slope = negative_slope
         self.init = init
         self.threads = threads
+        self.dropout = dropout
+        self.input_dropout = input_dropout
 
     # -- what subclasses say -------------------------------------------------------------
     def _output(self) -> tuple[str, str]:
@@ -162,6 +166,14 @@ class BaseMLP(BaseEstimator):
             value = getattr(self, name)
             if not ok(value):
                 raise ValueError(f"{name} must be {expected}, got {value!r}")
+
+    def _dropout_rates(self) -> tuple:
+        """``dropout`` as numrec's setting: () for none, one rate for every hidden layer,
+        or one per hidden layer."""
+        rates = self.dropout
+        if isinstance(rates, numbers.Real) and not isinstance(rates, bool):
+            return (float(rates),) if rates > 0 else ()
+        return tuple(float(r) for r in rates)
 
     def _threads(self, rows: int) -> int | None:
         """``threads``; when None, one thread for work too small to share, else all."""
@@ -258,6 +270,8 @@ class BaseMLP(BaseEstimator):
             restore_best=False,  # the monitor keeps the best weights, by scikit-learn's score
             monitor="val_loss",
             class_weight=class_weight,
+            dropout=self._dropout_rates(),
+            input_dropout=float(self.input_dropout),
             threads=self._threads(batch),
             seed=seed,
         )

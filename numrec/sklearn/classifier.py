@@ -71,6 +71,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         negative_slope=0.01,
         init="glorot",
         threads=None,
+        dropout=0.0,
+        input_dropout=0.0,
         class_weight=None,
     ):
         super().__init__(
@@ -99,6 +101,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             negative_slope=negative_slope,
             init=init,
             threads=threads,
+            dropout=dropout,
+            input_dropout=input_dropout,
         )
         self.class_weight = class_weight
 

@@ -35,6 +35,12 @@ def _one_of(choices):
     return lambda v: isinstance(v, str) and v in choices
 
 
+def _rates(v) -> bool:
+    if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
+        return False
+    return all(_real(0, 1)(r) for r in v)
+
+
 # parameter -> (test, what it takes)
 PARAMETER_RULES = {
     "activation": (_one_of(ACTIVATIONS), f"one of {', '.join(ACTIVATIONS)}"),
@@ -60,4 +66,9 @@ PARAMETER_RULES = {
     "negative_slope": (_real(0), "a number, 0 or more"),
     "init": (_one_of(INITS), f"one of {', '.join(INITS)}"),
     "threads": (lambda v: v is None or _whole(1)(v), "None or a whole number, 1 or more"),
+    "dropout": (
+        lambda v: _real(0, 1)(v) or _rates(v),
+        "a rate in [0, 1) for every hidden layer, or a sequence of one rate per hidden layer",
+    ),
+    "input_dropout": (_real(0, 1), "a rate in [0, 1)"),
 }

@@ -59,6 +59,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         negative_slope=0.01,
         init="glorot",
         threads=None,
+        dropout=0.0,
+        input_dropout=0.0,
         huber_delta=1.0,
     ):
         super().__init__(
@@ -87,6 +89,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             negative_slope=negative_slope,
             init=init,
             threads=threads,
+            dropout=dropout,
+            input_dropout=input_dropout,
         )
         self.loss = loss
         self.huber_delta = huber_delta
