@@ -32,6 +32,8 @@ def tolerance(expected: np.ndarray) -> float:
     in the targets' units, 1e-5 of its largest magnitude: float32 sums taken in another
     order differ by a few units in the last place of the value, not of 1."""
     return TOLERANCE * max(1.0, float(np.abs(expected).max()))
+
+
 FEATURES = 24
 ROWS = 10_000
 
