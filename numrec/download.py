@@ -31,12 +31,9 @@ downloaded again.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import os
-import secrets
-import socket
 import sys
 import threading
 import time
@@ -52,14 +49,13 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .errors import DatasetError, DownloadError
+from .fileio import fsync_folder, remove_stale_temps, temp_path, write_bytes
 
 _CHUNK = 1 << 16
 ANSWER_TIMEOUT = 5.0  # seconds for some mirror to start answering before "offline"
 NOTE_AFTER = 1.0  # seconds without an answer before saying what is being waited for
 MAX_SIZE = 1 << 30  # bytes read from a server when the caller gives no size (EMNIST: 0.56 GB)
-TEMP_SUFFIX = ".numrec-tmp"
 SUM_SUFFIX = ".numrec-sum"
-STALE_AFTER = 24 * 3600  # seconds unchanged after which another host's temp file is stale
 _origins: dict[Path, str] = {}  # cache path -> URL it was downloaded from by this process
 
 
@@ -300,7 +296,7 @@ def _download(
     SIGKILL is removed by the next download into this folder.
     """
     remove_stale_temps(dest.parent)
-    tmp = _temp_path(dest)
+    tmp = temp_path(dest)
     try:
         # 0o666 and the umask: the permissions a plain open() gives (mkstemp's are 0600)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -314,7 +310,7 @@ def _download(
                 os.fsync(out.fileno())
         if why is None:
             os.replace(tmp, dest)
-            _fsync_folder(dest.parent)
+            fsync_folder(dest.parent)
             _write_record(dest, digests["sha256"])
         return why
     except (OSError, _LocalWriteError) as e:
@@ -393,77 +389,7 @@ def _stream(response, out, hashers, bar, limit: int) -> int:
     return got
 
 
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename in ``folder`` durable (a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError as e:  # some file systems refuse fsync on a folder
-        if e.errno not in (errno.EINVAL, errno.EBADF, errno.EACCES, errno.ENOTSUP):
-            raise
-    finally:
-        os.close(fd)
-
-
-# --- temporary files ----------------------------------------------------------------------
-
-
-def _host() -> str:
-    # a short, file-name-safe tag of this machine: temps of other hosts are judged by age
-    name = socket.gethostname() or "host"
-    return "".join(c for c in name if c.isalnum())[:16] or "host"
-
-
-def _temp_path(dest: Path) -> Path:
-    return dest.with_name(
-        f".{dest.name}.{_host()}-{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
-    )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: alive, another user's
-        return True
-    return True
-
-
-def remove_stale_temps(folder: Path) -> list[Path]:
-    """Remove the temporary files that writers killed mid-write left in ``folder``: those of
-    a process of this host that is gone, or unchanged for a day (another host's, on a
-    shared file system). The ones removed."""
-    removed: list[Path] = []
-    host, now = _host(), time.time()
-    try:
-        candidates = list(Path(folder).glob(f".*{TEMP_SUFFIX}"))
-    except OSError:
-        return removed
-    for tmp in candidates:
-        # .<name>.<host>-<pid>.<hex>.numrec-tmp
-        parts = tmp.name[: -len(TEMP_SUFFIX)].rsplit(".", 2)
-        if len(parts) != 3 or "-" not in parts[1]:
-            continue
-        owner, _, pid_text = parts[1].rpartition("-")
-        if not pid_text.isdigit():
-            continue
-        try:
-            age = now - tmp.stat().st_mtime
-        except OSError:
-            continue
-        if owner == host:
-            stale = int(pid_text) != os.getpid() and not _alive(int(pid_text))
-        else:
-            stale = age > STALE_AFTER
-        if stale:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-                removed.append(tmp)
-    return removed
+# --- temporary files: numrec.fileio's naming and clean-up (one scheme for every writer) ---
 
 
 # --- trusting a cached file ---------------------------------------------------------------
@@ -480,16 +406,11 @@ def _stat_key(st: os.stat_result) -> list[int]:
 def _write_record(dest: Path, sha256: str) -> None:
     """Record ``dest``'s size, SHA-256 and stat beside it (best effort: a read-only cache
     then costs a hash on every hit, nothing more)."""
-    record = _record_path(dest)
-    tmp = _temp_path(record)
     try:
         text = json.dumps({"sha256": sha256, "stat": _stat_key(dest.stat())})
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-        os.replace(tmp, record)
+        write_bytes(_record_path(dest), text.encode("utf-8"))
     except OSError:
-        tmp.unlink(missing_ok=True)
+        pass
 
 
 def _read_record(dest: Path) -> dict | None:

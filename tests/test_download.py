@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from numrec import DatasetError, DownloadError, download
+from numrec import DatasetError, DownloadError, download, fileio
 from numrec.download import cached, data_root, fetch, is_network_failure, mirror_urls
 
 BODY = b"numrec test file \x00\x01\x02" * 1000
@@ -305,7 +305,7 @@ def test_sigkill_mid_download_leaves_a_temp_file_the_next_download_removes(
 def test_a_live_writers_temp_file_is_left_alone(numrec_cache, numrec_http_server):
     folder = numrec_cache / "toy"
     folder.mkdir(parents=True)
-    mine = download._temp_path(folder / "data.bin")  # this process: alive
+    mine = fileio.temp_path(folder / "data.bin")  # this process: alive
     mine.write_bytes(b"half")
     server = numrec_http_server
     server.files["/a/other.bin"] = BODY
