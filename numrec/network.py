@@ -34,6 +34,15 @@ from .runtime import compile_notice, engine_threads
 UINT8_SCALE = np.float32(1.0 / 255.0)
 
 
+# the hidden activations in float64 numpy (Network.logits): the kernels' formulas
+HIDDEN_NUMPY = {
+    "leaky_relu": lambda z, alpha: np.where(z > 0, z, alpha * z),
+    "relu": lambda z, alpha: np.maximum(z, 0.0),
+    "tanh": lambda z, alpha: np.tanh(z),
+    "sigmoid": lambda z, alpha: 1.0 / (1.0 + np.exp(-z)),
+}
+
+
 def _choice(kind: str, value: str, allowed) -> str:
     if value not in allowed:
         raise ValueError(f"unknown {kind} {value!r}; expected one of: {', '.join(allowed)}")
@@ -383,7 +392,7 @@ class Network:
         else:
             result.update(metrics.scores(task, P, T))
         if n:
-            result["loss"] = self.loss_of(P, T, w)
+            result["loss"] = self.loss_of(P, T, w, X=X)
         else:
             result.update({k: float("nan") for k in ("loss", "accuracy") if k in result})
         return result
@@ -418,14 +427,47 @@ class Network:
         bce = T * np.log(np.maximum(P, tiny)) + (1 - T) * np.log(np.maximum(1 - P, tiny))
         return -bce.sum(1)
 
-    def loss_of(self, P: np.ndarray, y: np.ndarray, sample_weight=None) -> float:
+    def loss_of(self, P: np.ndarray, y: np.ndarray, sample_weight=None, X=None) -> float:
         """Mean loss of output rows P against int labels or target rows (in the network's
-        units), float64; with ``sample_weight`` the weighted mean sum(w l) / sum(w)."""
+        units), float64; with ``sample_weight`` the weighted mean sum(w l) / sum(w).
+        With the input rows ``X``, softmax cross-entropy is exact where a target's
+        probability underflowed: those rows' loss comes from the logits, as log-sum-exp
+        (as the training kernels do), not from -log(max(p, 1e-30)), which saturates."""
         losses = self.row_losses(P, y)
+        if X is not None and self.output == "softmax" and self.loss == "cross_entropy":
+            T = self._soft_targets(y, len(P))
+            lost = np.flatnonzero(((T != 0) & (P < 1e-30)).any(1))
+            if lost.size:
+                X_lost = np.asarray(X)[None, :] if np.ndim(X) == 1 else np.asarray(X)
+                z = self.logits(X_lost[lost])
+                zmax = z.max(1, keepdims=True)
+                lse = zmax[:, 0] + np.log(np.exp(z - zmax).sum(1))
+                losses[lost] = (T[lost] * (lse[:, None] - z)).sum(1)
         if sample_weight is None:
             return float(losses.mean())
         w = np.asarray(sample_weight, dtype=np.float64)
         return float((w * losses).sum() / w.sum())
+
+    def _soft_targets(self, y, n: int) -> np.ndarray:
+        """Target rows (float64) from int labels or rows."""
+        y = np.asarray(y)
+        if y.ndim == 1:
+            T = np.zeros((n, self.sizes[-1]))
+            T[np.arange(n), y.astype(np.int64)] = 1.0
+            return T
+        return y.astype(np.float64).reshape(n, -1)
+
+    def logits(self, X) -> np.ndarray:
+        """The output layer's pre-activations z = W a + b of each row, in float64 (what
+        softmax or sigmoid is applied to); uint8 rows scaled by 1/255 as everywhere."""
+        X, scale, single = self._input(X)
+        a = X.astype(np.float64) * float(scale)
+        z = a
+        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
+            z = a @ W.astype(np.float64).T + b
+            if l < self.n_layers - 1:
+                a = HIDDEN_NUMPY[self.hidden](z, self.alpha)
+        return z[0] if single else z
 
     # -- housekeeping -------------------------------------------------------------------
     def config(self) -> dict:

@@ -697,3 +697,22 @@ def test_fileio_every_writer_goes_through_it(tmp_path, monkeypatch):
     numrec.load_dataset("emnist", split="digits", data_dir=tmp_path)
     assert written[:2] == ["m.npz", "x-idx1-ubyte"]
     assert len(written) == 4 and written[2].endswith(".npz") and written[3].startswith("digits-")
+
+
+def test_item6_softmax_cross_entropy_is_log_sum_exp_not_saturated():
+    """A confidently wrong softmax: the target's probability underflows in float32. The
+    loss is PyTorch's cross_entropy from the logits (log-sum-exp), far above the ~69 that
+    -log(max(p, 1e-30)) saturated at, in training and in evaluate alike."""
+    net = numrec.Network([4, 3], seed=0)
+    net.weights = [np.array([[200.0, 0, 0, 0], [0, 0, 0, 0], [-200.0, 0, 0, 0]])]
+    net.biases = [np.zeros(3)]
+    X = np.array([[1.0, 0, 0, 0], [0.5, 0, 0, 0]], dtype=np.float32)
+    y = np.array([2, 2])
+    z = net.logits(X)
+    expected = float(np.mean([np.logaddexp.reduce(r) - r[2] for r in z]))  # 400 and 200
+    assert expected > 250
+    assert net.evaluate(X, y)["loss"] == pytest.approx(expected, rel=1e-6)
+    ds = numrec.Dataset("wrong", numrec.Split(X, y), numrec.Split(X[:0], y[:0]), list("abc"))
+    history = numrec.train(net, ds, epochs=1, batch_size=2, lr=1e-12, validation_fraction=0,
+                           schedule="constant", progress=False)  # fmt: skip
+    assert history[0]["loss"] == pytest.approx(expected, rel=1e-5)

@@ -176,6 +176,48 @@ def forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, rows, hidden, o
 
 
 @njit(**INNER_JIT)
+def softmax_underflow(theta, w_off, b_off, sizes, a_off, acts, row0, rows, P, T, W):
+    """What softmax cross-entropy lost to underflow, to add to ``output_delta``'s loss.
+
+    The kernels take -log(max(p, 1e-30)) of the float32 probabilities, which saturates
+    near 69 where a target's probability underflowed (a confident wrong answer, or a run
+    that is diverging). Such rows - rare, so this costs a comparison per output otherwise
+    - get their loss again from the logits in float64, as log-sum-exp(z) - sum(t z) (the
+    value PyTorch's cross_entropy gives): the returned difference, weighted like the row.
+    """
+    L = len(sizes) - 1
+    n_in, k = sizes[L - 1], sizes[L]
+    tiny = 1e-30
+    extra = 0.0
+    weighted = W.size > 0
+    z = np.empty(k)
+    for i in range(rows):
+        lost = False
+        for j in range(k):
+            if T[i, j] != 0 and P[i, j] < tiny:
+                lost = True
+        if not lost:
+            continue
+        a0 = a_off[L - 1] + (row0 + i) * n_in  # the row's last hidden activations
+        for j in range(k):
+            total = float(theta[b_off[L - 1] + j])
+            w0 = w_off[L - 1] + j * n_in
+            for q in range(n_in):
+                total += float(theta[w0 + q]) * float(acts[a0 + q])
+            z[j] = total
+        zmax = z.max()
+        lse = zmax + math.log(np.exp(z - zmax).sum())
+        exact, saturated = 0.0, 0.0
+        for j in range(k):
+            t = T[i, j]
+            if t != 0:
+                exact += t * (lse - z[j])
+                saturated -= t * math.log(max(P[i, j], tiny))
+        extra += (exact - saturated) * W[i] if weighted else exact - saturated
+    return extra
+
+
+@njit(**INNER_JIT)
 def output_delta(P, T, output, scale, D, W, delta):
     """The delta at the output (dC/dz, times ``scale`` and the row's weight) and the
     block's summed (weighted) loss; ``codes.OUTPUT`` says which PyTorch loss each pair is.

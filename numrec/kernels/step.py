@@ -33,6 +33,7 @@ from .layers import (
     onehot,
     output_delta,
     row_weights,
+    softmax_underflow,
     store_transposed,
     weight_gradient,
 )
@@ -147,6 +148,8 @@ def shard_pass(k, X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws, w,
                   ids)  # fmt: skip
     P = block(acts, a_off[L] + row0 * sizes[L], n, sizes[L])
     loss, correct = output_delta(P, T[:n], output, inv, block(D, d_off[L], n, sizes[L]), W, delta)
+    if output == 0:  # softmax: the loss of rows whose target probability underflowed
+        loss += softmax_underflow(theta, w_off, b_off, sizes, a_off, acts, row0, n, P, T[:n], W)
     backprop_deltas(theta, w_off, sizes, a_off, acts, row0, n, d_off, D, hidden, alpha, noise,
                     ids)  # fmt: skip
     store_transposed(D, d_off, sizes, row0, n, count, deltas_t, t_off)
