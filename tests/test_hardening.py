@@ -487,17 +487,20 @@ def test_item4_huge_batch_on_a_wide_csv_is_one_line(tmp_path, env):
     command = [script("numrec-train"), "--dataset", "csv", "--train", str(data),
                "--test", str(data), "--hidden", "4", "--epochs", "1", "--threads", "1",
                "--quiet"]  # fmt: skip
-    # the same run with an ordinary batch first: it compiles the training kernels into the
-    # disk cache (numba's compiler alone peaks near 300 MB), so the run measured below
-    # measures what the huge batch size costs, not the first compile
-    warm = subprocess.run([*command, "--batch-size", "32"], env=env, capture_output=True,
-                          text=True, cwd=tmp_path)  # fmt: skip
-    assert warm.returncode == 0, warm.stderr
+    # The same run with an ordinary batch first, measured the same way: it also compiles the
+    # training kernels into the disk cache. What the huge batch may cost is measured against
+    # it: the environment's own baseline (imports, numba, a cold compile where the cache is
+    # empty) is 171 MB here and 335 MB in a fresh tox environment, whatever the batch.
+    warm_code, _, warm_err, baseline = peak_run([*command, "--batch-size", "32"], env, tmp_path)
+    assert warm_code == 0, warm_err
     code, out, err, peak = peak_run([*command, "--batch-size", "100000000"], env, tmp_path)
     assert "Traceback" not in err and code in (0, 2), err
     if code == 2:
         assert err.count(": error: ") == 1, err
-    record_peak(f"numrec-train --batch-size 1e8 on the wide CSV (exit {code})", peak)
+    PEAKS[f"numrec-train --batch-size 1e8 on the wide CSV (exit {code})"] = peak
+    print(f"\npeak memory, wide CSV: batch 32 {baseline:.0f} MB, batch 1e8 {peak:.0f} MB")
+    # buffers are sized for the rows there are, so the huge batch costs no more than 32
+    assert peak < baseline + 50, (baseline, peak)
 
 
 # --- item 5: a data file that shrinks during training --------------------------------
