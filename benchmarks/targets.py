@@ -5,9 +5,10 @@ any thread count; see accuracy.py).
 
     python benchmarks/targets.py [--repeats 5] [--quick]
 
-Training runs are one epoch over Fashion-MNIST's 60,000 training images (float32 on
-every side), SGD with momentum 0.9 and lr 0.05, 2 threads; runs alternate between the
-frameworks; medians are reported. The efficiency is numrec's achieved FLOP/s at batch
+Training runs are one epoch over Fashion-MNIST's 60,000 training images (the two wide
+networks: the first 12,800 and 6,400, so that a run stays short; float32 on every side),
+SGD with momentum 0.9 and lr 0.05, 2 threads; runs alternate between the frameworks;
+medians are reported. The efficiency is numrec's achieved FLOP/s at batch
 512 over the machine's single-precision matrix-multiply peak, measured in the same run
 as numpy's 2048x2048 float32 product on 2 threads (the fastest of 15, at three points of
 the run). FLOPs per sample: forward 2P, weight
@@ -85,23 +86,36 @@ def sklearn_epoch(sizes, X, y, batch) -> float:
     return time.perf_counter() - start
 
 
+# (layer sizes, batch, target ratio to PyTorch, training rows per run): the wide networks
+# train on the first rows only, so that each run stays around a second or two
+CASES = [
+    ([784, 256, 10], 32, 2.0, None),
+    ([784, 256, 10], 64, 2.0, None),
+    ([784, 256, 10], 512, 1.3, None),
+    ([784, 512, 256, 10], 128, 1.5, None),
+    ([784, 1024, 1024, 10], 128, 1.3, 12800),
+    ([784, 2048, 2048, 10], 128, 1.1, 6400),
+]
+
+
 def training_rows(X, y, repeats, with_sklearn):
-    n = len(y)
+    """One row per case: samples/s of numrec and PyTorch, alternated run by run (and one
+    run of scikit-learn's MLPClassifier for the first cases, to place it)."""
     rows = []
-    cases = [([784, 256, 10], 64, 2.0), ([784, 256, 10], 512, 1.3), ([784, 512, 256, 10], 128, 1.5)]
-    for sizes, batch, target in cases:
+    for sizes, batch, target, n in CASES:
+        Xc, yc = (X, y) if n is None else (X[:n], y[:n])
         ours, torch_, skl = [], [], []
         for r in range(repeats):
-            ours.append(n / numrec_epoch(sizes, X, y, batch, 2, r))
-            torch_.append(n / torch_epoch(sizes, X, y, batch, 2, r))
-            if with_sklearn and r == 0:  # slow: one run is enough to place it
-                skl.append(n / sklearn_epoch(sizes, X, y, batch))
+            ours.append(len(yc) / numrec_epoch(sizes, Xc, yc, batch, 2, r))
+            torch_.append(len(yc) / torch_epoch(sizes, Xc, yc, batch, 2, r))
+            if with_sklearn and r == 0 and n is None:  # slow: one run is enough to place it
+                skl.append(len(yc) / sklearn_epoch(sizes, Xc, yc, batch))
         a, b = median(ours), median(torch_)
-        c = f"{median(skl):,.0f}" if skl else "-"
+        c = f"{median(skl):,.0f}/s" if skl else "-"
         rows.append(
             [
                 "-".join(map(str, sizes)),
-                f"train, batch {batch}",
+                f"train, batch {batch}" + ("" if n is None else f" ({n:,} rows)"),
                 f"{a:,.0f}/s",
                 f"{b:,.0f}/s",
                 c,
@@ -112,6 +126,34 @@ def training_rows(X, y, repeats, with_sklearn):
         )
         print(rows[-1], flush=True)
     return rows
+
+
+def estimator_row(X8, y, repeats) -> list[str]:
+    """numrec.sklearn.MLPClassifier.fit against scikit-learn's MLPClassifier.fit, as a
+    scikit-learn user calls them (sklearn_fit.py: float64 input, (256,), adam, batch 200,
+    no early stopping), 3 iterations, alternated; issue 16's target is 3x."""
+    from sklearn.neural_network import MLPClassifier
+    from sklearn_fit import fit, settings
+
+    import numrec.sklearn
+
+    X = X8 / 255.0
+    fit(numrec.sklearn.MLPClassifier(**settings(1, 0)), X[:2000], y[:2000])  # compiled
+    ours, theirs = [], []
+    for r in range(repeats):
+        ours.append(fit(numrec.sklearn.MLPClassifier(**settings(3, r)), X, y))
+        theirs.append(fit(MLPClassifier(**settings(3, r)), X, y))
+    a, b = median(ours), median(theirs)
+    return [
+        "784-256-10",
+        "sklearn estimator fit (adam, batch 200, 3 iterations, float64)",
+        f"{a:.2f} s",
+        "-",
+        f"{b:.2f} s",
+        f"{b / a:.2f}x",
+        ">= 3x",
+        shortfall(b / a, 3),
+    ]
 
 
 def scaling_row(X, y, repeats):
@@ -212,6 +254,23 @@ def compile_rows():
     ]
 
 
+def machine() -> str:
+    """The CPU model and the BLAS kernels in use: the targets hold on both kinds of CPU."""
+    from threadpoolctl import threadpool_info
+
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')})"
+            for i in threadpool_info() if i.get("user_api") == "blas"]  # fmt: skip
+    return f"{model}, {os.cpu_count()} cores; BLAS: {', '.join(sorted(set(blas)))}"
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--repeats", type=int, default=5)
@@ -221,14 +280,16 @@ def main(argv=None) -> None:
     X = (X8 / np.float32(255)).astype(np.float32)
     Xt = (Xt8 / np.float32(255)).astype(np.float32)
     numrec_epoch([784, 256, 10], X[:512], y[:512], 64, 2, 0)  # load the compiled kernels
-    numrec_epoch([784, 512, 256, 10], X[:512], y[:512], 64, 2, 0)
+    for sizes, *_ in CASES[2:]:
+        numrec_epoch(sizes, X[:512], y[:512], 64, 2, 0)
     peaks = [matmul_peak()]
     rows = training_rows(X, y, args.repeats, not args.quick)
     peaks.append(matmul_peak())
     scaling = scaling_row(X, y, args.repeats)
     peaks.append(matmul_peak())
     peak = max(peaks)
-    achieved = float(rows[1][2].rstrip("/s").replace(",", "")) * flops_per_sample([784, 256, 10])
+    at_512 = next(r for r in rows if r[0] == "784-256-10" and r[1] == "train, batch 512")
+    achieved = float(at_512[2].rstrip("/s").replace(",", "")) * flops_per_sample([784, 256, 10])
     eff = achieved / peak
     rows.append(
         [
@@ -247,8 +308,11 @@ def main(argv=None) -> None:
     rows.append(accuracy_row(X, y, Xt, yt))
     rows.append(reproducibility_row(X, y))
     if not args.quick:
+        rows.append(estimator_row(X8, y, max(3, args.repeats // 2)))
         rows += compile_rows()
     print()
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"{machine()}; load average {load}")
     print(f"2 threads, medians of {args.repeats} alternated runs; Fashion-MNIST, float32")
     print(
         table(

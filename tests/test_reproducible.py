@@ -101,13 +101,13 @@ def test_four_threads_match_one():
 
 def test_shard_size_depends_on_the_batch_and_the_cores_alone():
     """Two shards while they stay small, then as many as cores (at most four); never
-    fewer rows than 32."""
+    fewer rows than 16."""
     batches = (1, 32, 64, 100, 128, 256, 512)
-    assert [shard_size(b, 4) for b in batches] == [32, 32, 32, 50, 64, 64, 128]
-    assert [shard_size(b, 2) for b in batches] == [32, 32, 32, 50, 64, 128, 256]
-    assert [shard_size(b, 1) for b in batches] == [32, 32, 64, 100, 128, 256, 512]
+    assert [shard_size(b, 4) for b in batches] == [16, 16, 32, 50, 64, 64, 128]
+    assert [shard_size(b, 2) for b in batches] == [16, 16, 32, 50, 64, 128, 256]
+    assert [shard_size(b, 1) for b in batches] == [16, 32, 64, 100, 128, 256, 512]
     assert shard_size(512, 64) == 128
     for cores in (1, 2, 3, 4, 8):
         for batch in range(1, 2000):
             size = shard_size(batch, cores)
-            assert size >= 32 and -(-batch // size) <= max(2, min(4, cores))
+            assert size >= 16 and -(-batch // size) <= max(2, min(4, cores))
