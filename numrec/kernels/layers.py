@@ -205,8 +205,15 @@ def softmax_underflow(theta, w_off, b_off, sizes, a_off, acts, row0, rows, P, T,
             for q in range(n_in):
                 total += float(theta[w0 + q]) * float(acts[a0 + q])
             z[j] = total
-        zmax = z.max()
-        lse = zmax + math.log(np.exp(z - zmax).sum())
+        # plain loops, not z.max() and np.exp(...).sum(): those overloads cost ~0.4 s of
+        # the cold compile for a path that rare rows take
+        zmax = z[0]
+        for j in range(1, k):
+            zmax = max(zmax, z[j])
+        total = 0.0
+        for j in range(k):
+            total += math.exp(z[j] - zmax)
+        lse = zmax + math.log(total)
         exact, saturated = 0.0, 0.0
         for j in range(k):
             t = T[i, j]
