@@ -60,8 +60,8 @@ CORES = os.cpu_count() or 1  # the machine's, not affinity or NUMBA_NUM_THREADS:
 
 def shard_size(batch: int, cores: int = CORES) -> int:
     """Rows per shard for a mini-batch of ``batch`` rows on a machine with ``cores``
-    cores: at least 16 rows, two shards of up to 64 rows, then as many as there are cores, at most four.
-    (784-512-256-10 at batch 128 packed its weights 4 times per step with 32-row shards:
-    30 % of the step was packing.)"""
+    cores: at least 16 rows, two shards of up to 64 rows, then as many as there are
+    cores, at most four. (784-512-256-10 at batch 128 packed its weights 4 times per
+    step with 32-row shards: 30 % of the step was packing.)"""
     most = max(1, min(MAX_SHARDS, cores))
     return max(MIN_SHARD, min(TWO_SHARDS_UP_TO, -(-batch // 2)), -(-batch // most))
