@@ -20,7 +20,7 @@ def forward_rows(X, lo, rows, scale, net, fn, a_off, out):
     L = len(sizes) - 1
     acts = np.empty(a_off[L + 1], dtype=np.float32)
     # a zero that is not the literal 0: a literal argument would compile gather and
-    # forward_block a second time (for Literal[int](0)) instead of reusing training's
+    # forward_block once more, for Literal[int](0)
     zero = lo - lo
     ids = np.empty(rows, dtype=np.int64)  # a loop, not np.arange: its overload cost ~0.4 s
     for i in range(rows):  # of the cold compile

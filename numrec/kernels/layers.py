@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 from .augment import augment_rows
+from .blas import gemm
 from .codes import INNER_JIT
 from .random import absorb, draw, stream_key
 
@@ -142,22 +143,132 @@ def drop_units(Z, rate, stream, noise, ids):
 
 
 @njit(**INNER_JIT)
+def mask_units(sample, drop, keep, u0, m):
+    """``mask_row`` for units u0 .. u0 + m.size - 1 of one sample only: m[i] is unit
+    u0 + i's mask, drawn from the same bits as ``mask_row`` draws it."""
+    cols = m.size
+    zero = np.float32(0.0)
+    u1 = u0 + cols
+    for w in range(u0 >> 2, (u1 + 3) >> 2):
+        word = draw(sample, w)
+        for lane in range(4):
+            u = (w << 2) + lane
+            if u0 <= u < u1:
+                m[u - u0] = zero if ((word >> np.uint64(16 * lane)) & MASK16) < drop else keep
+
+
+@njit(**INNER_JIT)
+def unit_range(block_index, n_blocks, n_units):
+    """Units [lo, hi) of block ``block_index`` of ``n_blocks`` over a layer: equal blocks,
+    each a multiple of 16 units but the last (whole cache lines of a row); empty past the
+    end. A function of the layer and the block count alone."""
+    size = -(-n_units // n_blocks)
+    size = -(-size // 16) * 16
+    lo = min(n_units, block_index * size)
+    return lo, min(n_units, lo + size)
+
+
+@njit(**INNER_JIT)
+def hidden_units(theta, w_off, b_off, sizes, a_off, acts, layer, count, u0, u1, hidden, alpha,
+                 noise, ids):  # fmt: skip
+    """Units u0 .. u1-1 of hidden layer ``layer`` for all ``count`` rows of the batch: one
+    product Z[:, u0:u1] = A_prev @ W[u0:u1].T (only these rows of W are packed, once per
+    step, however many shards of rows the batch has), then bias, activation and dropout
+    (``noise.dropout[layer - 1]``; ``ids``: the rows' indices into X) on that block."""
+    n_in, n_out = sizes[layer - 1], sizes[layer]
+    cols = u1 - u0
+    if cols <= 0:
+        return
+    base = a_off[layer] + u0
+    gemm(False, True, count, cols, n_in, 1.0, acts[a_off[layer - 1] :], n_in,
+         theta[w_off[layer - 1] + u0 * n_in :], n_in, 0.0, acts[base:], n_out)  # fmt: skip
+    b = theta[b_off[layer - 1] + u0 : b_off[layer - 1] + u1]
+    zero, one = np.float32(0.0), np.float32(1.0)
+    for i in range(count):
+        z = acts[base + i * n_out : base + i * n_out + cols]
+        # one plain loop per activation, so that each one vectorises
+        if hidden == 0:
+            for j in range(cols):
+                v = z[j] + b[j]
+                z[j] = v if v > 0 else alpha * v
+        elif hidden == 1:
+            for j in range(cols):
+                v = z[j] + b[j]
+                z[j] = v if v > 0 else zero
+        elif hidden == 2:
+            for j in range(cols):
+                z[j] = math.tanh(z[j] + b[j])
+        else:
+            for j in range(cols):
+                z[j] = one / (one + math.exp(-(z[j] + b[j])))
+    h = layer - 1
+    if h < noise.dropout.size and noise.dropout[h] > 0:
+        drop = drop_threshold(noise.dropout[h])
+        keep = np.float32(65536.0 / (65536 - drop))
+        key = stream_key(noise.seed, noise.epoch, layer)
+        m = np.empty(cols, dtype=np.float32)
+        for i in range(count):
+            mask_units(absorb(key, ids[i] + noise.row_offset), drop, keep, u0, m)
+            z = acts[base + i * n_out : base + i * n_out + cols]
+            for j in range(cols):
+                z[j] *= m[j]
+
+
+@njit(**INNER_JIT)
+def backprop_units(theta, w_off, sizes, a_off, acts, deltas_t, t_off, layer, count, v0, v1,
+                   hidden, alpha, noise, ids):  # fmt: skip
+    """Units v0 .. v1-1 of the deltas of layer ``layer - 1`` from those of ``layer``, for
+    all ``count`` rows, in the transposed layout the weight gradient reads:
+    delta^T_{l-1}[v0:v1] = W_l[:, v0:v1]^T @ delta^T_l, times f'(a_{l-1}) and the dropout
+    mask of layer l-1 (``times_kept_derivative``'s masks, by blocks of units)."""
+    n_prev, n_out = sizes[layer - 1], sizes[layer]
+    cols = v1 - v0
+    if cols <= 0:
+        return
+    dt0 = t_off[layer - 1] + v0 * count
+    gemm(True, False, cols, count, n_out, 1.0, theta[w_off[layer - 1] + v0 :], n_prev,
+         deltas_t[t_off[layer] :], count, 0.0, deltas_t[dt0:], count)  # fmt: skip
+    h = layer - 2  # layer l-1's index in noise.dropout
+    dropped = h < noise.dropout.size and noise.dropout[h] > 0
+    one = np.float32(1.0)
+    m = np.empty(cols, dtype=np.float32)
+    for j in range(cols):
+        m[j] = one
+    drop, keep, unkeep, key = np.uint64(0), one, one, np.uint64(0)
+    if dropped:
+        drop = drop_threshold(noise.dropout[h])
+        keep = np.float32(65536.0 / (65536 - drop))
+        unkeep = np.float32((65536 - drop) / 65536.0)
+        key = stream_key(noise.seed, noise.epoch, layer - 1)
+    a0 = a_off[layer - 1] + v0
+    for i in range(count):
+        if dropped:
+            mask_units(absorb(key, ids[i] + noise.row_offset), drop, keep, v0, m)
+        a = acts[a0 + i * n_prev : a0 + i * n_prev + cols]
+        for j in range(cols):
+            d = dt0 + j * count + i
+            if hidden == 0:
+                deltas_t[d] *= m[j] * (one if a[j] > 0 else alpha)
+            elif hidden == 1:
+                deltas_t[d] *= m[j] if a[j] > 0 else np.float32(0.0)
+            else:
+                u = a[j] * unkeep  # tanh' and sigmoid' at the activation before dropout
+                deltas_t[d] *= m[j] * ((one - u * u) if hidden == 2 else u * (one - u))
+
+
+@njit(**INNER_JIT)
 def drop_threshold(rate):
     """The 16-bit threshold of a dropout rate: P(drop) = round(rate * 65536) / 65536."""
     return np.uint64(min(65535.0, math.floor(rate * 65536.0 + 0.5)))
 
 
 @njit(**INNER_JIT)
-def forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, rows, hidden, output, alpha,
-                  noise=None, ids=None):  # fmt: skip
+def forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, rows, hidden, output, alpha):
     """Run rows row0 .. row0+rows-1, whose inputs sit in layer 0 of ``acts``, through
-    every layer. Layer l of ``acts`` is a row-major (rows_total, sizes[l]) matrix at
-    ``a_off[l]``, so any run of rows is one contiguous block.
-
-    Training passes ``noise`` (a ``structs.Noise``) and ``ids``, the rows' indices into
-    X: hidden layer l's activations then go through dropout at rate noise.dropout[l-1].
-    Inference (``kernels.infer``) leaves both out, and numba compiles that case without
-    the dropout code at all."""
+    every layer (inference: ``kernels.infer``; training computes the hidden layers by
+    blocks of units instead, ``hidden_units``). Layer l of ``acts`` is a row-major
+    (rows_total, sizes[l]) matrix at ``a_off[l]``, so any run of rows is one contiguous
+    block."""
     n_layers = len(sizes) - 1
     for l in range(n_layers):
         n_in, n_out = sizes[l], sizes[l + 1]
@@ -168,9 +279,6 @@ def forward_block(theta, w_off, b_off, sizes, a_off, acts, row0, rows, hidden, o
         np.dot(A, W.T, Z)
         if l < n_layers - 1:
             bias_hidden(Z, b, hidden, alpha)
-            if noise is not None:
-                if l < noise.dropout.size and noise.dropout[l] > 0:
-                    drop_units(Z, noise.dropout[l], l + 1, noise, ids)
         else:
             bias_output(Z, b, output)
 
@@ -326,30 +434,11 @@ def times_kept_derivative(D, A, hidden, alpha, rate, stream, noise, ids):
 
 
 @njit(**INNER_JIT)
-def backprop_deltas(theta, w_off, sizes, a_off, acts, row0, rows, d_off, deltas, hidden, alpha,
-                    noise=None, ids=None):  # fmt: skip
-    """From the output delta (at ``deltas[d_off[L]:]``, rows x sizes[L]) back to layer 1:
-    delta_{l-1} = (delta_l @ W_l) * f'(a_{l-1}), for this block of rows only; through
-    the same dropout masks as ``forward_block`` when ``noise`` is given."""
-    for l in range(len(sizes) - 1, 1, -1):
-        n_in, n_out = sizes[l - 1], sizes[l]
-        D = block(deltas, d_off[l], rows, n_out)
-        D_prev = block(deltas, d_off[l - 1], rows, n_in)
-        np.dot(D, block(theta, w_off[l - 1], n_out, n_in), D_prev)
-        A_prev = block(acts, a_off[l - 1] + row0 * n_in, rows, n_in)
-        h = l - 2  # hidden layer l-1's index in noise.dropout
-        if noise is not None and h < noise.dropout.size and noise.dropout[h] > 0:
-            times_kept_derivative(D_prev, A_prev, hidden, alpha, noise.dropout[h], l - 1,
-                                  noise, ids)  # fmt: skip
-        else:
-            times_hidden_derivative(D_prev, A_prev, hidden, alpha)
-
-
-@njit(**INNER_JIT)
-def store_transposed(deltas, d_off, sizes, row0, rows, batch, deltas_t, t_off):
-    """Copy this block's deltas into the batch-wide transposed deltas: layer l's
-    (sizes[l], batch) matrix at ``t_off[l]``, columns row0 .. row0+rows-1."""
-    for l in range(1, len(sizes)):
+def store_transposed(deltas, d_off, sizes, row0, rows, batch, deltas_t, t_off, lowest=1):
+    """Copy this block's deltas of layers ``lowest`` and up into the batch-wide transposed
+    deltas: layer l's (sizes[l], batch) matrix at ``t_off[l]``, columns row0 ..
+    row0+rows-1."""
+    for l in range(lowest, len(sizes)):
         D = block(deltas, d_off[l], rows, sizes[l])
         DT = block(deltas_t, t_off[l], sizes[l], batch)
         for j in range(sizes[l]):
