@@ -240,19 +240,25 @@ def warp_gray(src, out, scale, height, width, angle, factor, dx, dy, flipped, pl
     size = (height + 2 * B) * pw
     P = planes[:size]
     G = planes[size : 2 * size]
+    last = width - 1
     for y in range(height):  # slices indexed from 0: numba's loops over them vectorise
         start = (y + B) * pw + B
         d = P[start : start + width]
+        # G where a pair of taps meets the picture (zero elsewhere): pad columns B - 1
+        # .. B + width - 1, the same differences as P's, from the same products
+        g = G[start - 1 : start + width]
         r = src[y * width : (y + 1) * width]
-        for x in range(width):
-            d[x] = np.float32(r[x]) * scale
-    for y in range(height):  # G where a pair of taps meets the picture; zero elsewhere
-        start = (y + B) * pw + B - 1
-        g = G[start : start + width + 1]
-        left = P[start : start + width + 1]
-        right = P[start + 1 : start + width + 2]
-        for x in range(width + 1):
-            g[x] = right[x] - left[x]
+        before = r[:last]
+        after = r[1:]
+        first = np.float32(r[0]) * scale
+        d[0] = first
+        g[0] = first
+        for x in range(last):
+            a = np.float32(before[x]) * scale
+            b = np.float32(after[x]) * scale
+            d[x + 1] = b
+            g[x + 1] = b - a
+        g[width] = -(np.float32(r[last]) * scale)
     cx, cy = 0.5 * (width - 1), 0.5 * (height - 1)
     cos, sin = math.cos(angle) / factor, math.sin(angle) / factor
     mirror = -1.0 if flipped else 1.0
