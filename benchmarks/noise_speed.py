@@ -1,13 +1,15 @@
 """What dropout and augmentation cost in training speed (issue 17's speed target).
 
-    python benchmarks/noise_speed.py [--reps 5] [--base DIR]
+    python benchmarks/noise_speed.py [--reps 5] [--base DIR] [--old DIR]
 
 784-256-10 at batch 64 on 20,000 Fashion-MNIST rows: the CPU time per training sample
-of numrec with both off, with dropout 0.5 on the hidden layer, with shift=2 and with
-shift=2,rotate=10 augmentation (and dropout); with ``--base DIR`` (an unpacked numrec
-without them, e.g. ``git archive BASE numrec | tar -x -C DIR``) also that numrec, to show
-that they cost nothing when off. Every run is a fresh process; the configurations
-alternate, rep by rep; medians are reported.
+of numrec with both off, with dropout 0.5 on the hidden layer, with shift=2,rotate=10
+augmentation, and with both; with ``--base DIR`` (an unpacked numrec without them, e.g.
+``git archive BASE numrec | tar -x -C DIR``) also that numrec, to show that they cost
+nothing when off; with ``--old DIR`` (an unpacked earlier numrec) every configuration
+also in that one, to compare two versions of the noise code. Every run is a fresh
+process; the runs alternate, rep by rep; medians are reported, as microseconds per
+sample and as samples/s of that thread (10^6 / microseconds).
 
 CPU time of one thread, not wall-clock samples/s: on a machine shared with other jobs
 the wall clock of a 2-thread run swung by 4x between identical runs (5,400 to 22,000
@@ -30,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 CONFIGS = {
     "off": {},
     "dropout 0.5": {"dropout": [0.5]},
-    "shift=2": {"augment": "shift=2"},
+    "shift=2,rotate=10": {"augment": "shift=2,rotate=10"},
     "dropout 0.5 + shift=2,rotate=10": {"dropout": [0.5], "augment": "shift=2,rotate=10"},
 }
 
@@ -69,26 +71,43 @@ def one_run(settings: dict, base: str | None) -> float:
     return micros
 
 
+def report(speeds: dict[str, list[float]], off: str) -> None:
+    """Medians, and each one's cost against the median of ``off``."""
+    base = statistics.median(speeds[off])
+    for name, values in speeds.items():
+        m = statistics.median(values)
+        print(f"  {name:40s} {m:6.2f} us  {1e6 / m:8.0f} samples/s  "
+              f"({100 * (m / base - 1):+.1f} % time; {100 * (base / m - 1):+.1f} % samples/s "
+              f"vs {off})")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--base", help="an unpacked numrec without dropout/augmentation")
+    parser.add_argument("--old", help="an unpacked earlier numrec: every configuration in both")
     args = parser.parse_args()
     configs = {name: (settings, None) for name, settings in CONFIGS.items()}
+    if args.old:
+        configs = {f"{v} {name}": (settings, base) for name, settings in CONFIGS.items()
+                   for v, base in (("new", None), ("old", args.old))}  # fmt: skip
     if args.base:
         configs = {"base (no noise code)": ({}, args.base), **configs}
     speeds: dict[str, list[float]] = {name: [] for name in configs}
     for rep in range(args.reps):
-        for name, (settings, base) in configs.items():
+        order = list(configs.items())
+        if rep % 2:  # the same neighbours before and after each run, on average
+            order.reverse()
+        for name, (settings, base) in order:
             speeds[name].append(one_run(settings, base))
         print(f"rep {rep + 1}: " + ", ".join(f"{n} {s[-1]:.2f}" for n, s in speeds.items()),
               flush=True)  # fmt: skip
-    off = statistics.median(speeds["off"])
-    print("\nmedian CPU microseconds per sample (784-256-10, batch 64, one thread):")
-    for name, values in speeds.items():
-        m = statistics.median(values)
-        print(f"  {name:34s} {m:6.2f}  ({100 * (m / off - 1):+.1f} % time; "
-              f"{100 * (off / m - 1):+.1f} % samples/s vs off)")  # fmt: skip
+    print("\nmedian CPU time per sample (784-256-10, batch 64, one thread):")
+    if args.old:
+        for v in ("new", "old"):
+            report({n: s for n, s in speeds.items() if n.startswith(v)}, f"{v} off")
+    else:
+        report(speeds, "off")
 
 
 if __name__ == "__main__":
