@@ -377,6 +377,14 @@ class TrainConfig(_Settings):
         "(n / (classes x rows of the class), as scikit-learn) or CLASS=W,... (a class by "
         "name or number; others 1); the loss is sum(w l) / sum(w) per batch",
     )
+    label_smoothing: float = setting(
+        0.0,
+        number(0, 1, low_open=False, high_open=True),
+        "label smoothing eps of softmax cross-entropy (classification): the training "
+        "targets are (1 - eps) one-hot + eps / classes, as PyTorch's cross_entropy("
+        "label_smoothing=eps); the training loss reported is the smoothed one, the "
+        "validation and test losses the plain cross-entropy; accuracy uses the true labels",
+    )
     threads: int | None = setting(
         None,
         _optional(whole(1)),
