@@ -167,10 +167,11 @@ class Trainer:
         # dropout and augmentation: checked now, drawn per epoch (``noise``)
         self.dropout = dropout_rates(config.dropout, net.n_layers - 1)
         geometry = None
-        if config.augment:
+        spec = config.augment_for(getattr(dataset, "meta", {}))  # "auto": images only
+        if spec:
             name = getattr(dataset, "name", "the data set")
             geometry = image_geometry(getattr(dataset, "meta", {}), X.shape[1], name)
-        self.augment = make_augment(config.augment, geometry)
+        self.augment = make_augment(spec, geometry)
         given = getattr(dataset, "validation", None)
         if given is not None and len(given):
             train_rows, val = np.arange(len(t_all), dtype=np.int64), None
