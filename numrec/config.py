@@ -8,10 +8,14 @@ checked by the same rule as the flag) and the resume rules all come from here, s
 and the CLI cannot drift apart. Adding a setting is one field here plus the code that
 uses it.
 
-The defaults are the ones that gave the best model in a short run (the bundled MNIST
-sample, 10 epochs, chosen by validation loss over 4 seeds; lr 0.1 beat 0.05 and 0.2, batch
-32 beat 16 and 64): batch 32, SGD with momentum 0.9, lr 0.1 on a cosine schedule, 10 % of
-the training rows held out for validation and the best epoch's weights kept.
+The defaults: SGD with momentum 0.9, lr 0.1 on a cosine schedule (lr 0.1 beat 0.05 and 0.2
+on the bundled MNIST sample's validation loss over 4 seeds), 10 % of the training rows held
+out for validation and the best epoch's weights kept; and, chosen on the sample's
+validation accuracy (mean of seeds 0-2; README, "Best accuracy") so that ``numrec-train``
+with no options passes 97.5 % on the real MNIST test set within a minute on 2 cores: one
+hidden layer of 512, batch 64, 30 epochs and ``augment="auto"`` (``AUTO_AUGMENT`` for data
+sets that declare an image shape). Dropout (0.2) and label smoothing (0.1) did not raise
+that validation accuracy, so both default to off.
 """
 
 from __future__ import annotations
@@ -291,8 +295,8 @@ class TrainConfig(_Settings):
     """How a network is trained (``numrec.train``, ``numrec-train``). Every field is
     checked when the config is made; ``resumable`` fields may differ in a resumed run."""
 
-    epochs: int = setting(10, whole(0), "passes over the training data", resumable=True)
-    batch_size: int = setting(32, whole(1), "samples per mini-batch")
+    epochs: int = setting(30, whole(0), "passes over the training data", resumable=True)
+    batch_size: int = setting(64, whole(1), "samples per mini-batch")
     optimizer: str = setting(
         "momentum", Rule(str, "", choices=tuple(OPTIMIZERS)), "the update rule"
     )
@@ -446,7 +450,7 @@ class NetworkConfig(_Settings):
     data set); the same defaults as ``numrec.Network``."""
 
     hidden: tuple = setting(
-        (256,),
+        (512,),
         Rule(tuple, "layer sizes, each 1 or more", lambda v: all(s >= 1 for s in v)),
         "hidden layer sizes",
     )

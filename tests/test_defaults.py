@@ -65,3 +65,9 @@ def test_the_command_line_takes_auto_and_none(tmp_path):
     help_text = run("numrec-train", "--help", env=env).stdout
     assert "auto (the default)" in " ".join(help_text.split())
     assert_usage_error(run("numrec-train", *tiny, "--augment", "autoo", env=env), "--augment")
+
+
+def test_the_command_line_shows_the_network_default():
+    from numrec.cli import train as cli_train
+
+    assert cli_train.DEFAULT_HIDDEN == ",".join(map(str, numrec.NetworkConfig().hidden))
