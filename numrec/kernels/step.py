@@ -126,7 +126,7 @@ def shard_pass(k, X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws, w,
     (cheap to analyse and compile). ``noise`` (``structs.Noise``): the epoch's
     augmentation and dropout."""
     theta, w_off, b_off, sizes = net
-    hidden, output, alpha, delta = fn
+    hidden, output, alpha, delta, smoothing = fn
     a_off, d_off, t_off, tasks, size = plan
     acts, deltas, deltas_t, targets, grad = ws
     L = len(sizes) - 1
@@ -138,7 +138,7 @@ def shard_pass(k, X, y, Y, rows, start, count, inv, scale, net, fn, plan, ws, w,
     ids = rows[first : first + n]
     T = targets[k]
     if y.size:
-        onehot(y, rows, start + row0, n, T)
+        onehot(y, rows, start + row0, n, T, smoothing)
     else:
         copy_rows(Y, rows, start + row0, n, T)
     W = np.empty(n if w.size else 0, dtype=np.float32)
