@@ -48,6 +48,7 @@ net = numrec.Network([784, 256, 10], seed=0)
 if settings:  # image shape for augmentation
     data = numrec.Dataset(data.name, data.train, data.test, data.class_names,
                           meta={{"image_shape": (28, 28)}})
+    settings.setdefault("augment", None)  # what the config names, not augment="auto"
 args = dict(batch_size=64, threads=1, lr=0.01, schedule="constant", validation_fraction=0,
             progress=False, **settings)
 numrec.train(net, data, epochs=0, **args)  # compiled (or loaded) first

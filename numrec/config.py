@@ -8,10 +8,14 @@ checked by the same rule as the flag) and the resume rules all come from here, s
 and the CLI cannot drift apart. Adding a setting is one field here plus the code that
 uses it.
 
-The defaults are the ones that gave the best model in a short run (the bundled MNIST
-sample, 10 epochs, chosen by validation loss over 4 seeds; lr 0.1 beat 0.05 and 0.2, batch
-32 beat 16 and 64): batch 32, SGD with momentum 0.9, lr 0.1 on a cosine schedule, 10 % of
-the training rows held out for validation and the best epoch's weights kept.
+The defaults: SGD with momentum 0.9, lr 0.1 on a cosine schedule (lr 0.1 beat 0.05 and 0.2
+on the bundled MNIST sample's validation loss over 4 seeds), 10 % of the training rows held
+out for validation and the best epoch's weights kept; and, chosen on the sample's
+validation accuracy (mean of seeds 0-2; README, "Best accuracy") so that ``numrec-train``
+with no options passes 97.5 % on the real MNIST test set within a minute on 2 cores: one
+hidden layer of 512, batch 64, 30 epochs and ``augment="auto"`` (``AUTO_AUGMENT`` for data
+sets that declare an image shape). Dropout (0.2) and label smoothing (0.1) did not raise
+that validation accuracy, so both default to off.
 """
 
 from __future__ import annotations
@@ -32,6 +36,12 @@ MONITORS = (
     "val_r2", "val_rmse", "val_mae",
 )  # fmt: skip
 INITS = ("he", "glorot", "uniform")
+# What augment="auto" (the default) applies to a data set that declares its image shape
+# (meta["image_shape"]: MNIST-family, EMNIST, images): shifts of up to 2 pixels, rotations
+# of up to 12 degrees, zooms of +-10 % and Simard's elastic distortion. Chosen on the
+# validation split of the bundled MNIST sample (see README, "Best accuracy"); no flips,
+# which would turn digits and letters into other symbols.
+AUTO_AUGMENT = "shift=2,rotate=12,scale=0.1,elastic=16,sigma=4"
 
 
 @dataclass(frozen=True)
@@ -175,6 +185,8 @@ class AugmentRule(Rule):
 
         if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
             return None
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
         if not isinstance(value, str):
             raise ValueError(f"{name} must be text like {EXAMPLE!r}, got {value!r}")
         try:
@@ -187,6 +199,8 @@ class AugmentRule(Rule):
 
         if text.strip().lower() in ("", "none"):
             return None
+        if text.strip().lower() == "auto":
+            return "auto"
         return canonical_augment(text)
 
 
@@ -281,8 +295,8 @@ class TrainConfig(_Settings):
     """How a network is trained (``numrec.train``, ``numrec-train``). Every field is
     checked when the config is made; ``resumable`` fields may differ in a resumed run."""
 
-    epochs: int = setting(10, whole(0), "passes over the training data", resumable=True)
-    batch_size: int = setting(32, whole(1), "samples per mini-batch")
+    epochs: int = setting(30, whole(0), "passes over the training data", resumable=True)
+    batch_size: int = setting(64, whole(1), "samples per mini-batch")
     optimizer: str = setting(
         "momentum", Rule(str, "", choices=tuple(OPTIMIZERS)), "the update rule"
     )
@@ -312,12 +326,14 @@ class TrainConfig(_Settings):
         0.0, number(0, 1, low_open=False, high_open=True), "dropout rate of the inputs"
     )
     augment: str | None = setting(
-        None,
+        "auto",
         AugmentRule(str, "an augmentation spec", optional=True),
         "augment the training images, e.g. shift=2,rotate=10,scale=0.1,elastic=34,sigma=4,"
         "flip: shift in whole pixels, rotate in degrees, scale a fraction (+-), elastic "
         "Simard's alpha in pixels with sigma its smoothing in pixels (default 4), flip "
-        "left-right half the time; each part optional; image data sets only",
+        "left-right half the time; each part optional; image data sets only. auto (the "
+        f"default): {AUTO_AUGMENT} for a data set that declares an image shape, nothing "
+        "for others; none: off",
     )
     schedule: str = setting(
         "cosine",
@@ -377,6 +393,14 @@ class TrainConfig(_Settings):
         "(n / (classes x rows of the class), as scikit-learn) or CLASS=W,... (a class by "
         "name or number; others 1); the loss is sum(w l) / sum(w) per batch",
     )
+    label_smoothing: float = setting(
+        0.0,
+        number(0, 1, low_open=False, high_open=True),
+        "label smoothing eps of softmax cross-entropy (classification): the training "
+        "targets are (1 - eps) one-hot + eps / classes, as PyTorch's cross_entropy("
+        "label_smoothing=eps); the training loss reported is the smoothed one, the "
+        "validation and test losses the plain cross-entropy; accuracy uses the true labels",
+    )
     threads: int | None = setting(
         None,
         _optional(whole(1)),
@@ -393,6 +417,13 @@ class TrainConfig(_Settings):
     def _check_together(self) -> None:
         if self.min_lr > self.lr:
             raise ValueError(f"min_lr must be between 0 and lr ({self.lr:g}), got {self.min_lr!r}")
+
+    def augment_for(self, meta: dict | None) -> str | None:
+        """The augment spec in force for a data set with this ``meta``: "auto" is
+        ``AUTO_AUGMENT`` for one that declares ``meta["image_shape"]``, else None."""
+        if self.augment != "auto":
+            return self.augment
+        return AUTO_AUGMENT if (meta or {}).get("image_shape") is not None else None
 
     def optimizer_settings(self) -> dict:
         """The settings of ``numrec.optim.Optimizer``."""
@@ -419,7 +450,7 @@ class NetworkConfig(_Settings):
     data set); the same defaults as ``numrec.Network``."""
 
     hidden: tuple = setting(
-        (256,),
+        (512,),
         Rule(tuple, "layer sizes, each 1 or more", lambda v: all(s >= 1 for s in v)),
         "hidden layer sizes",
     )

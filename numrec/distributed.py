@@ -86,7 +86,7 @@ class MpiSteps:
         rows = np.zeros(1, dtype=np.int64)  # one real row: the passes compile and run
         with compile_notice("data-parallel training"):
             batch_gradient(t.X, t.y, t.Y, rows, 0, 1, 1, t.scale, t.net.params(),
-                           t.net.codes(), t.net.plan(1), ws, noise=t.noise(0))  # fmt: skip
+                           t.codes, t.net.plan(1), ws, noise=t.noise(0))  # fmt: skip
             apply_update(t.net.theta[:0], ws.grad[:0], 0.0, t.optimizer.kernel_args(),
                          t.m[:0], t.v[:0], 1)  # fmt: skip
 
@@ -107,7 +107,7 @@ class MpiSteps:
     def train_chunk(self, t, perm, count: int, lrs, plan, ws) -> ChunkResult:
         rows, starts = perm
         net, opt, comm = t.net, t.optimizer.kernel_args(), self.comm
-        params, codes = net.params(), net.codes()
+        params, codes = net.params(), t.codes
         noise = t.noise(t.epoch)  # keyed by global row indices: the masks of one process
         exchange, p = self.exchange, net.n_params
         loss_sum, correct, seen = 0.0, 0, 0

@@ -18,7 +18,11 @@ regression on value rows standardised with the training rows' mean and std (stor
 ``net.meta["target_mean"]``/``["target_std"]``, so ``predict`` and the metrics are in the
 user's units). Rows are weighted by the split's ``sample_weight`` times the class
 weights (``class_weight``): each batch's loss and gradient are sum(w_i l_i) / sum(w_i).
-The validation and test metrics are unweighted.
+The validation and test metrics are unweighted. Label smoothing (``label_smoothing``,
+softmax cross-entropy only) changes the training targets, so the training loss reported
+is the smoothed one (PyTorch's ``cross_entropy(label_smoothing=eps)``); the validation and
+test losses are the plain cross-entropy of the true labels, as ``Network.evaluate`` and
+``numrec-eval`` give it, comparable between runs with and without smoothing.
 
 Where the gradient of a batch comes from is a strategy (``steps``): this process alone
 (``LocalSteps``), or the ranks of an MPI job summing their parts (``numrec.distributed``).
@@ -39,7 +43,7 @@ import numpy as np
 from . import metrics
 from .config import TrainConfig
 from .kernels.step import NO_LABELS, NO_TARGETS, NO_WEIGHTS, train_batches
-from .kernels.structs import Noise, OptimizerState
+from .kernels.structs import Codes, Noise, OptimizerState
 from .network import UINT8_SCALE, Network
 from .noise import dropout_rates, image_geometry, make_augment, make_noise
 from .optim import Optimizer
@@ -94,7 +98,7 @@ class LocalSteps:
         with compile_notice("training"):
             train_batches(
                 t.X, t.y, t.train_rows[:1], 0, 0, t.batch_size, np.zeros(1), t.scale,
-                t.net.params(), t.net.codes(), t.net.plan(1), t.optimizer.kernel_args(),
+                t.net.params(), t.codes, t.net.plan(1), t.optimizer.kernel_args(),
                 t.opt_state, t.net.workspace(1), t.Y, t.w, t.noise(0),
             )  # fmt: skip
 
@@ -108,7 +112,7 @@ class LocalSteps:
         return ChunkResult(
             *train_batches(
                 t.X, t.y, rows, t.batch, count, t.batch_size, lrs, t.scale, t.net.params(),
-                t.net.codes(), plan, t.optimizer.kernel_args(), t.opt_state, ws, t.Y, t.w,
+                t.codes, plan, t.optimizer.kernel_args(), t.opt_state, ws, t.Y, t.w,
                 t.noise(t.epoch),
             )
         )  # fmt: skip
@@ -148,6 +152,12 @@ class Trainer:
         train = dataset.train
         self.task = task = getattr(dataset, "task", None) or "classification"
         check_task(net, task, config.monitor)
+        if config.label_smoothing and (net.output, net.loss) != ("softmax", "cross_entropy"):
+            raise ValueError(
+                f"label_smoothing={config.label_smoothing:g} is for softmax outputs with "
+                f"cross-entropy loss only; this network has output {net.output!r} with loss "
+                f"{net.loss!r} (set label_smoothing to 0)"
+            )
         X, self.scale = self._checked_rows(train.X, "train")
         t_all = self._targets(train.y, "train")
         if len(t_all) == 0:
@@ -157,10 +167,11 @@ class Trainer:
         # dropout and augmentation: checked now, drawn per epoch (``noise``)
         self.dropout = dropout_rates(config.dropout, net.n_layers - 1)
         geometry = None
-        if config.augment:
+        spec = config.augment_for(getattr(dataset, "meta", {}))  # "auto": images only
+        if spec:
             name = getattr(dataset, "name", "the data set")
             geometry = image_geometry(getattr(dataset, "meta", {}), X.shape[1], name)
-        self.augment = make_augment(config.augment, geometry)
+        self.augment = make_augment(spec, geometry)
         given = getattr(dataset, "validation", None)
         if given is not None and len(given):
             train_rows, val = np.arange(len(t_all), dtype=np.int64), None
@@ -283,6 +294,12 @@ class Trainer:
         or an interrupt."""
         return make_noise(self.seed, epoch, self.row_offset, self.dropout,
                           self.config.input_dropout, self.augment)  # fmt: skip
+
+    @property
+    def codes(self) -> Codes:
+        """What the kernels compute while training: the network's codes with the run's
+        label smoothing (evaluation uses ``net.codes()``: the true one-hot targets)."""
+        return self.net.codes()._replace(smoothing=np.float32(self.config.label_smoothing))
 
     @property
     def opt_state(self) -> OptimizerState:

@@ -188,13 +188,16 @@ def test_resume_refuses_changed_settings(tmp_path):
     assert_usage_error(result, "--lr", "differs from the checkpoint")
 
 
+@pytest.mark.slow
 def test_the_default_run_generalises_to_the_real_mnist_test_set(tmp_path):
     """`numrec-train` with no options (offline: the bundled sample), the README's main
-    command: the model it saves scores at least 95.5 % on the real MNIST test set."""
+    command: the model it saves scores at least 97.5 % on the real MNIST test set (98.00 %
+    measured: 784-512-10, augment auto, 30 epochs; 30-34 s at a load average of 7-8 on 2
+    cores)."""
     X, y = mnist_t10k()
     model = tmp_path / "model.npz"
     result = run("numrec-train", "--save", model, "--quiet", env=cli_env(tmp_path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     accuracy = numrec.Network.load(model).evaluate(X, y)["accuracy"]
     print(f"default numrec-train: {100 * accuracy:.2f} % on the real MNIST test set")
-    assert accuracy >= 0.955
+    assert accuracy >= 0.975

@@ -21,7 +21,7 @@ def test_the_cli_and_the_api_train_bit_identical_weights(tmp_path, monkeypatch, 
     model = tmp_path / "a.npz"
     argv = ["--dataset", "mnist-sample", "--epochs", "2", "--seed", "3", "--save", str(model)]
     assert cli_train.main([*argv, "--quiet"]) == 0
-    net = numrec.Network([784, 256, 10], seed=3)
+    net = numrec.Network([784, *NetworkConfig().hidden, 10], seed=3)
     numrec.train(net, numrec.load_dataset("mnist-sample"), epochs=2, seed=3, progress=False)
     np.testing.assert_array_equal(numrec.Network.load(model).theta, net.theta)
 

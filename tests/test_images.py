@@ -231,7 +231,10 @@ def test_rgb_shapes_train_with_three_channels(tmp_path):
         np.testing.assert_array_equal(ds.train.X[0], np.asarray(image).reshape(-1))
     env = cli_env(tmp_path)
     model = tmp_path / "shapes.npz"
-    settings = ("--hidden", "64", "--epochs", "15", "--save", model, "--json")
+    # --augment none: the default "auto" (made for digits: elastic, rotation) blurs these
+    # small shapes; measured 63.9 % with it, 88.9 % without
+    settings = ("--hidden", "64", "--epochs", "15", "--augment", "none", "--save", model,
+                "--json")  # fmt: skip
     result = run("numrec-train", "--dataset", "images", "--root", root, "--channels", "3",
                  *settings, env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr

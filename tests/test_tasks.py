@@ -188,7 +188,7 @@ def test_weighted_training_is_the_same_for_any_thread_count(kind):
 def test_regression_learns_in_the_users_units():
     ds = regression_data(n=800)
     net = numrec.Network([6, 32, 2], output="linear", seed=0)
-    history = numrec.train(net, ds, epochs=30, lr=0.05, progress=False)
+    history = numrec.train(net, ds, epochs=30, lr=0.05, batch_size=32, progress=False)
     assert {"val_r2", "val_rmse", "val_mae", "test_r2", "test_rmse", "test_mae"} <= set(history[-1])
     assert "val_accuracy" not in history[-1] and "train_accuracy" not in history[-1]
     Y = ds.train.y.astype(np.float64)

@@ -22,7 +22,7 @@ from . import common, report
 from .common import Parser, UsageError
 
 PROG = "numrec-train"
-DEFAULT_HIDDEN = "256"
+DEFAULT_HIDDEN = "512"  # NetworkConfig.hidden's default, as the flag spells it
 
 EXAMPLES = """\
 examples:

@@ -484,11 +484,16 @@ def gather(X, rows, start, count, scale, A0, noise=None):
 
 
 @njit(**INNER_JIT)
-def onehot(y, rows, start, count, T):
-    """T[i] <- the one-hot row of label y[rows[start + i]]."""
-    T[:count] = 0.0
+def onehot(y, rows, start, count, T, smoothing):
+    """T[i] <- the one-hot row of label y[rows[start + i]], label-smoothed as PyTorch's
+    ``cross_entropy(label_smoothing=eps)``: (1 - eps) onehot + eps / k (eps = 0: one-hot).
+    The label stays the row's largest target (eps < 1), so accuracy still counts it."""
+    k = T.shape[1]
+    off = np.float32(smoothing / k)
+    on = np.float32(1.0 - smoothing) + off
+    T[:count] = off
     for i in range(count):
-        T[i, y[rows[start + i]]] = 1.0
+        T[i, y[rows[start + i]]] = on
 
 
 @njit(**INNER_JIT)

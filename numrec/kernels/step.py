@@ -29,7 +29,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .codes import INNER_JIT, JIT, PARALLEL_INLINE, PARALLEL_JIT
+from .codes import INLINE_INNER, INNER_JIT, JIT, PARALLEL_INLINE, PARALLEL_JIT
 from .layers import (
     backprop_units,
     bias_output,
@@ -126,7 +126,7 @@ def update_range(theta, grad, lo, hi, lr, opt, m, v, step):
             th[i] = decay * th[i] - lr32 * (vel[i] / c1) / (np.sqrt(sq[i]) / c2 + eps32)
 
 
-@njit(**INNER_JIT)
+@njit(**INLINE_INNER)
 def shard_inputs(k, X, rows, start, count, scale, plan, ws, noise):
     """Shard ``k`` of rows[start:start+count]: its inputs gathered into layer 0 (augmented,
     and with input dropout, as ``noise`` says)."""
@@ -138,7 +138,7 @@ def shard_inputs(k, X, rows, start, count, scale, plan, ws, noise):
            noise)  # fmt: skip
 
 
-@njit(**INNER_JIT)
+@njit(**INLINE_INNER)
 def shard_output(k, y, Y, rows, start, count, inv, net, fn, plan, ws, w, noise):
     """Shard ``k`` of rows[start:start+count], once every hidden layer is computed: the
     output layer, the output delta (times ``inv`` and each row's weight) and its loss,
@@ -146,7 +146,7 @@ def shard_output(k, y, Y, rows, start, count, inv, net, fn, plan, ws, w, noise):
     cheap to pack once per shard); both stored transposed. Returns (summed loss,
     correct). ``noise`` (``structs.Noise``): the epoch's dropout."""
     theta, w_off, b_off, sizes = net
-    hidden, output, alpha, delta = fn
+    hidden, output, alpha, delta, smoothing = fn
     a_off, d_off, t_off, tasks, size = plan
     acts, deltas, deltas_t, targets, grad = ws
     L = len(sizes) - 1
@@ -156,7 +156,7 @@ def shard_output(k, y, Y, rows, start, count, inv, net, fn, plan, ws, w, noise):
     ids = rows[first : first + n]
     T = targets[k]
     if y.size:
-        onehot(y, rows, first, n, T)
+        onehot(y, rows, first, n, T, smoothing)
     else:
         copy_rows(Y, rows, first, n, T)
     W = np.empty(n if w.size else 0, dtype=np.float32)
@@ -184,7 +184,7 @@ def shard_output(k, y, Y, rows, start, count, inv, net, fn, plan, ws, w, noise):
     return loss, correct
 
 
-@njit(**INNER_JIT)
+@njit(**INLINE_INNER)
 def layer_units(j, blocks, layer, count, rows, start, net, fn, plan, ws, noise):
     """Block ``j`` of ``blocks`` of hidden layer ``layer``'s units, for all ``count`` rows
     (``layers.hidden_units``)."""
@@ -193,7 +193,7 @@ def layer_units(j, blocks, layer, count, rows, start, net, fn, plan, ws, noise):
                  lo, hi, fn.hidden, fn.alpha, noise, rows[start : start + count])  # fmt: skip
 
 
-@njit(**INNER_JIT)
+@njit(**INLINE_INNER)
 def delta_units(j, blocks, layer, count, rows, start, net, fn, plan, ws, noise):
     """Block ``j`` of ``blocks`` of layer ``layer - 1``'s deltas from layer ``layer``'s, for
     all ``count`` rows (``layers.backprop_units``)."""
@@ -251,7 +251,7 @@ def batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws, w
     return loss, correct
 
 
-@njit(**INNER_JIT)
+@njit(**INLINE_INNER)
 def gradient_tasks(w, workers, count, net, plan, ws, lr, opt, m, v, step):
     """Worker ``w``'s part of pass 2: the plan's tasks are dealt out largest first, each
     to the worker with the least work so far (every worker deals alike, so they agree);

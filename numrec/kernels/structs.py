@@ -31,12 +31,15 @@ class Params(NamedTuple):
 
 class Codes(NamedTuple):
     """What the network computes: activation codes (``codes.HIDDEN``, ``codes.OUTPUT``),
-    leaky ReLU's slope below zero and the Huber loss's ``delta`` (read by code 5 only)."""
+    leaky ReLU's slope below zero, the Huber loss's ``delta`` (read by code 5 only) and
+    the label smoothing of the training targets (``onehot``; 0 for the network itself,
+    the trainer sets ``TrainConfig.label_smoothing``)."""
 
     hidden: int
     output: int
     alpha: np.float32
     delta: np.float32
+    smoothing: np.float32 = np.float32(0.0)
 
 
 class Plan(NamedTuple):
