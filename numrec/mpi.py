@@ -446,6 +446,13 @@ def world() -> Comm | None:
     n = launched_ranks()
     if n <= 1:
         return None
+    # MPICH copies large messages between local ranks straight from the other rank's
+    # memory (cross-memory attach); when that rank is dying, the copy fails while its exit
+    # is still tearing its memory down, and MPICH aborts this rank at once: this rank then
+    # ends before the dying one, and the sentinel names this one. Without it, the peers of
+    # a dying rank wait until the launcher (or the sentinel) ends them, which it does
+    # only after the dying rank is gone. (Read by MPI_Init; a user's own setting wins.)
+    os.environ.setdefault("MPIR_CVAR_CH4_CMA_ENABLE", "0")
     try:
         from mpi4py import MPI
     except ImportError as e:
