@@ -26,7 +26,10 @@ job's first local rank starts a sentinel: a small process outside the launcher's
 that watches the local ranks' pids. Every rank that ends through numrec (a normal exit, a
 reported error, the watchdog) first leaves a mark; when a rank vanishes before any mark
 exists, the sentinel prints ``numrec: rank R of N (pid P) died ...; the job was ended``,
-and ends the local ranks the launcher left running.
+and ends the local ranks the launcher left running. R is the first rank whose line to the
+sentinel closed, in the order the kernel saw them close (kept however late the sentinel
+wakes on a loaded machine): the ranks the launcher ends next are consequences, not the
+cause. A rank whose collective fails meanwhile waits for the sentinel's verdict, silent.
 """
 
 from __future__ import annotations
@@ -175,12 +178,19 @@ class Comm:
 
     def _peer_lost(self, what: str, error: Exception) -> None:
         """A collective failed (MPI saw a peer vanish): end the job with one line. The
-        sentinel names the dead rank when it can; this rank waits for it a moment, alive,
-        so that the launcher still forwards the sentinel's line."""
-        deadline = time.monotonic() + SENTINEL_GRACE / 2
-        while not _sentinel_reported() and time.monotonic() < deadline:
+        sentinel names the dead rank (or stays quiet when numrec has said why the rank
+        ended); this rank waits, alive and silent, for its verdict, and speaks itself
+        only when there is none: no sentinel, or the dead rank ran on another machine."""
+        if _line is None:
+            wait = 0.0
+        elif self.local_size == self.size:  # the dead rank was this machine's sentinel's
+            wait = VERDICT_WAIT
+        else:
+            wait = SENTINEL_GRACE / 2
+        deadline = time.monotonic() + wait
+        while _sentinel_verdict() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        if not _sentinel_reported():
+        if _sentinel_verdict() is None:
             reason = str(error).strip().splitlines()[0] if str(error).strip() else "MPI error"
             print(
                 f"\nnumrec: rank {self.rank} of {self.size}: the {what} exchange failed "
@@ -218,6 +228,9 @@ class Comm:
 # --- the sentinel: one line for a rank that died without a word ---------------------------
 
 SENTINEL_GRACE = 2.0  # seconds the launcher gets to end the other ranks before the sentinel
+# seconds a rank whose collective failed waits for the sentinel's verdict on the dead rank:
+# the sentinel was woken by that death, so only a machine stalled for this long misses it
+VERDICT_WAIT = 60.0
 
 # Run as `python -I -c SENTINEL MARKS SIZE GRACE LISTEN_FD RANK:PID...` by the first
 # local rank: stdlib only (it must not import numrec, numba or MPI), in its own session so
@@ -229,9 +242,10 @@ SENTINEL = r"""
 import os, select, shutil, signal, socket, sys, time
 marks, size, grace, fd = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 pids = {int(r): int(p) for r, p in (m.split(":") for m in sys.argv[5:])}  # rank -> pid
-# Woken the moment a rank's connection closes (its exit closes it, before the launcher can
-# hear of the death and end the others), it must run at once to name the right rank:
-# real-time priority where allowed (it sleeps all the time), else a better nice value.
+late = float(os.environ.get("NUMREC_SENTINEL_LATE") or 0)  # seconds; tests only
+# Woken when a rank's connection closes (its exit closes it), it should speak at once,
+# before the launcher's teardown: real-time priority where allowed (it sleeps all the
+# time), else a better nice value. (Naming the right rank does not depend on it.)
 for wish in (lambda: os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1)),
              lambda: os.nice(-10)):
     try:
@@ -280,6 +294,9 @@ def alive(pid):
     except (OSError, IndexError, ValueError):
         return False
 
+def verdict(name):
+    open(os.path.join(marks, name), "w").close()  # read by ranks in _peer_lost
+
 server = socket.socket(fileno=fd)
 server.settimeout(120)
 conns = {}  # fd -> (socket, rank)
@@ -292,34 +309,46 @@ try:
 except (OSError, ValueError):
     pass  # a rank that never connected is not watched
 server.close()
-poller = select.poll()
+# epoll, not poll: its ready list keeps the order in which the lines closed, even when
+# this process wakes late (a loaded machine) and finds several closed at once. The first
+# line to close is the rank that died: the launcher hears of a death when the dead rank's
+# files close (in the one kernel loop that closes this line too) and only then ends the
+# others, whose exits close their lines later. (Looking at which ranks are exiting when
+# this process wakes named rank 0, which the launcher was ending, when it woke late.)
+poller = select.epoll()
 for f in conns:
-    poller.register(f, select.POLLIN | select.POLLHUP)
-open_, reported = set(conns), False
+    poller.register(f, select.EPOLLIN | select.EPOLLRDHUP)
+open_, closed, decided = set(conns), [], False  # closed: ranks, in the order their lines closed
 while open_:
-    ended = []
+    if late and not closed:  # tests act out a sentinel that wakes late: lines close meanwhile
+        waker = select.poll()
+        for f in conns:
+            waker.register(f, select.POLLIN)
+        waker.poll()
+        time.sleep(late)
     for f, _ in poller.poll():
-        if f in open_ and not conns[f][0].recv(64):
-            ended.append(conns[f][1])
+        try:
+            gone = f in open_ and not conns[f][0].recv(64)
+        except OSError:
+            gone = f in open_
+        if gone:
+            closed.append(conns[f][1])
             open_.discard(f)
             poller.unregister(f)
-    if not ended or reported:
+    if not closed or decided:
         continue
-    reported = True
-    if set(os.listdir(marks)) - {"sentinel", "reported"}:
-        continue  # numrec ended a rank itself and said why, or a normal end
-    open(os.path.join(marks, "reported"), "w").close()  # the survivors then stay quiet
-    # a rank that is exiting while its other threads (and so its open files) are still
-    # being torn down died before the ones whose line closed: a peer can see it gone (an
-    # MPI error) and end itself before that rank's line closes
-    dying = [r for f, (c, r) in conns.items() if f in open_ and not alive(pids.get(r, -1))]
-    ended = dying or ended
-    who = " or ".join(str(r) for r in sorted(ended))
-    pid = ", ".join(str(pids.get(r, "?")) for r in sorted(ended))
+    decided = True  # once, on the first line to close, whatever closed after it
+    # a rank that ends through numrec leaves a mark first, and numrec says why (a normal
+    # end leaves marks too); a rank stopping because a peer vanished waits for this verdict
+    if set(os.listdir(marks)) - {"sentinel", "quiet", "reported"}:
+        verdict("quiet")
+        continue
+    first = closed[0]
     # a new line first: the rank's progress bar may have left the cursor mid-line
-    print(f"\nnumrec: rank {who} of {size} (pid {pid}) died without a word from numrec "
-          "(killed by a signal, or out of memory?); the job was ended",
+    print(f"\nnumrec: rank {first} of {size} (pid {pids.get(first, '?')}) died without a "
+          "word from numrec (killed by a signal, or out of memory?); the job was ended",
           file=out, flush=True)
+    verdict("reported")  # the survivors then stay quiet
     end = time.monotonic() + grace
     while time.monotonic() < end and any(alive(p) for p in pids.values()):
         time.sleep(0.05)
@@ -377,8 +406,15 @@ def _connect_sentinel(comm: Comm) -> None:
     _line = line
 
 
-def _sentinel_reported() -> bool:
-    return _marks is not None and os.path.exists(os.path.join(_marks, "reported"))
+def _sentinel_verdict() -> str | None:
+    """What the sentinel decided on the first rank to end here: "reported" (it named
+    the rank), "quiet" (numrec had said why), or None (nothing yet, or no sentinel)."""
+    if _marks is None:
+        return None
+    for verdict in ("reported", "quiet"):
+        if os.path.exists(os.path.join(_marks, verdict)):
+            return verdict
+    return None
 
 
 def _launcher_variable(name: str) -> bool:
@@ -410,6 +446,13 @@ def world() -> Comm | None:
     n = launched_ranks()
     if n <= 1:
         return None
+    # MPICH copies large messages between local ranks straight from the other rank's
+    # memory (cross-memory attach); when that rank is dying, the copy fails while its exit
+    # is still tearing its memory down, and MPICH aborts this rank at once: this rank then
+    # ends before the dying one, and the sentinel names this one. Without it, the peers of
+    # a dying rank wait until the launcher (or the sentinel) ends them, which it does
+    # only after the dying rank is gone. (Read by MPI_Init; a user's own setting wins.)
+    os.environ.setdefault("MPIR_CVAR_CH4_CMA_ENABLE", "0")
     try:
         from mpi4py import MPI
     except ImportError as e:

@@ -48,7 +48,7 @@ def test_eval_text_report(trained):
 
 
 def test_eval_json_and_plot(trained, tmp_path):
-    pytest.importorskip("matplotlib", reason="--plot needs the 'plot' extra (matplotlib)")
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib: pip install 'numrec[plot]'")
     model, env = trained
     plot = tmp_path / "confusion.png"
     result = run("numrec-eval", model, "--json", "--plot", plot, env=env)
@@ -117,7 +117,7 @@ def _as_paper(digit: np.ndarray, scale: int, rng) -> np.ndarray:
 
 
 def test_predict_images_of_any_format_and_size(trained, tmp_path):
-    Image = pytest.importorskip("PIL.Image", reason="images need the 'image' extra (Pillow)")
+    Image = pytest.importorskip("PIL.Image", reason="needs Pillow: pip install 'numrec[image]'")
     model, env = trained
     digits, labels = sample_test_digits(20)
     net = numrec.Network.load(model)
@@ -146,7 +146,7 @@ def test_predict_images_of_any_format_and_size(trained, tmp_path):
 
 
 def test_predict_top_k_text_and_json(trained, tmp_path):
-    Image = pytest.importorskip("PIL.Image", reason="images need the 'image' extra (Pillow)")
+    Image = pytest.importorskip("PIL.Image", reason="needs Pillow: pip install 'numrec[image]'")
     model, env = trained
     digits, _ = sample_test_digits(2)
     paths = [tmp_path / f"d{i}.png" for i in range(2)]
@@ -214,7 +214,7 @@ def test_thin_digit_keeps_its_aspect_and_is_centred():
 
 
 def test_transparent_and_sixteen_bit_images(tmp_path):
-    Image = pytest.importorskip("PIL.Image", reason="images need the 'image' extra (Pillow)")
+    Image = pytest.importorskip("PIL.Image", reason="needs Pillow: pip install 'numrec[image]'")
     from numrec.imageprep import prepare_image
 
     digit, _ = sample_test_digits(1)

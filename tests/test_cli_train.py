@@ -28,7 +28,7 @@ TINY = ("--dataset", "mnist-sample", "--hidden", "16", "--threads", "1")
 
 
 def test_short_run_writes_model_metrics_and_plot(tmp_path):
-    pytest.importorskip("matplotlib", reason="--plot needs the 'plot' extra (matplotlib)")
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib: pip install 'numrec[plot]'")
     env = cli_env(tmp_path)
     model, metrics, plot = tmp_path / "out" / "m.npz", tmp_path / "m.jsonl", tmp_path / "c.png"
     result = run("numrec-train", *TINY, "--epochs", "2", "--save", model,

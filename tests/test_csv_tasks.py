@@ -16,7 +16,9 @@ from cli_helpers import cli_env, mnist_t10k, run
 import numrec
 from numrec import DatasetError
 
-sklearn_datasets = pytest.importorskip("sklearn.datasets", reason="scikit-learn is not installed")
+sklearn_datasets = pytest.importorskip(
+    "sklearn.datasets", reason="needs scikit-learn: pip install 'numrec[sklearn]'"
+)
 
 
 def load(**options):

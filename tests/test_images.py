@@ -16,7 +16,7 @@ from cli_helpers import assert_usage_error, cli_env, mnist_t10k, run
 import numrec
 from numrec import DatasetError
 
-Image = pytest.importorskip("PIL.Image", reason="image folders need the 'image' extra (Pillow)")
+Image = pytest.importorskip("PIL.Image", reason="needs Pillow: pip install 'numrec[image]'")
 
 
 @pytest.fixture(autouse=True)

@@ -21,8 +21,8 @@ from cli_helpers import (
 import numrec
 from numrec.kernels.codes import HIDDEN, OUTPUT
 
-onnx = pytest.importorskip("onnx", reason="the ONNX export needs the 'onnx' extra")
-ort = pytest.importorskip("onnxruntime", reason="the export is checked with onnxruntime")
+onnx = pytest.importorskip("onnx", reason="needs onnx: pip install 'numrec[onnx]'")
+ort = pytest.importorskip("onnxruntime", reason="needs onnxruntime: pip install 'numrec[test]'")
 
 TOLERANCE = 1e-5  # max abs difference allowed between onnxruntime and net.forward
 
@@ -338,7 +338,7 @@ def mnist_like(folder: Path):
 
 
 def test_export_creates_the_output_folder_like_every_numrec_writer(tmp_path):
-    pytest.importorskip("onnx")
+    pytest.importorskip("onnx", reason="needs onnx: pip install 'numrec[onnx]'")
     net = numrec.Network([6, 4, 3], seed=0)
     out = net.to_onnx(tmp_path / "new" / "deeper" / "m.onnx")
     assert out.is_file() and not [p for p in out.parent.iterdir() if p != out]

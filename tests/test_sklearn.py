@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pytest
 
-pytest.importorskip("sklearn")
+pytest.importorskip("sklearn", reason="needs scikit-learn: pip install 'numrec[sklearn]'")
 
 import joblib  # noqa: E402
 from sklearn import neural_network  # noqa: E402
@@ -342,7 +342,7 @@ def test_labels_of_any_type(iris, labels):
 
 
 def test_pandas_dataframe_names_the_features(iris):
-    pd = pytest.importorskip("pandas")
+    pd = pytest.importorskip("pandas", reason="needs pandas: pip install 'numrec[test]'")
     X, y = iris
     frame = pd.DataFrame(X, columns=["sepal_l", "sepal_w", "petal_l", "petal_w"])
     with warnings.catch_warnings():
@@ -522,8 +522,8 @@ def test_numrec_eval_scores_a_fitted_estimator(tmp_path):
 def test_onnx_export_of_fitted_estimators(iris, tmp_path):
     """The networks of a fitted classifier and regressor, exported to ONNX, give in
     onnxruntime what the estimators give (probabilities; values in the user's units)."""
-    ort = pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime", reason="needs onnxruntime: pip install 'numrec[test]'")
+    pytest.importorskip("onnx", reason="needs onnx: pip install 'numrec[onnx]'")
     X, y = iris
     X = X.astype(np.float32)
     with warnings.catch_warnings():

@@ -27,7 +27,7 @@ def random_net(sizes, output, loss_name, seed=0, hidden="leaky_relu", **kw):
 
 def torch_loss_and_grads(net, X, target, make_loss, logits=False):
     """(loss, [dW...], [db...]) of ``make_loss(output, target)`` in torch, float64."""
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    torch = pytest.importorskip("torch", reason="needs PyTorch: pip install 'numrec[bench]'")
     params = []
     a = torch.tensor(X, dtype=torch.float64)
     for l, (W, b) in enumerate(zip(net.weights, net.biases)):
@@ -69,7 +69,7 @@ def test_linear_losses_match_finite_differences(kind, weighted):
 @pytest.mark.parametrize("kind", LINEAR)
 def test_linear_losses_are_torchs(kind):
     """mse = MSELoss(), mae = L1Loss(), huber = HuberLoss(delta): mean over rows and outputs."""
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    torch = pytest.importorskip("torch", reason="needs PyTorch: pip install 'numrec[bench]'")
     make = {"mse": torch.nn.MSELoss(), "mae": torch.nn.L1Loss(),
             "huber": torch.nn.HuberLoss(delta=DELTA)}[kind]  # fmt: skip
     net = random_net([5, 8, 3], "linear", kind, seed=4, huber_delta=DELTA)
@@ -86,7 +86,7 @@ def test_linear_losses_are_torchs(kind):
 def test_multilabel_loss_is_torchs_bce_summed_over_labels():
     """sigmoid + cross_entropy = BCEWithLogitsLoss(reduction="sum") / rows, with weights
     the weighted mean over rows of each row's sum over labels."""
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    torch = pytest.importorskip("torch", reason="needs PyTorch: pip install 'numrec[bench]'")
     net = random_net([6, 7, 4], "sigmoid", "cross_entropy", seed=6)
     rng = np.random.default_rng(7)
     X = rng.normal(0, 1, (33, 6)).astype(np.float32)
@@ -109,13 +109,15 @@ def test_multilabel_loss_is_torchs_bce_summed_over_labels():
 def test_class_weights_are_torchs_cross_entropy_weight():
     """Rows weighted by their class's weight: CrossEntropyLoss(weight=w), loss and
     gradient (to 1e-5), and class_weight="balanced" is scikit-learn's."""
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    torch = pytest.importorskip("torch", reason="needs PyTorch: pip install 'numrec[bench]'")
     net = random_net([6, 9, 4], "softmax", "cross_entropy", seed=8)
     rng = np.random.default_rng(9)
     X = rng.normal(0, 1, (50, 6)).astype(np.float32)
     y = rng.choice(4, 50, p=[0.05, 0.25, 0.3, 0.4])
     cw = class_weights("balanced", y, 4, [])
-    sklearn = pytest.importorskip("sklearn.utils.class_weight")
+    sklearn = pytest.importorskip(
+        "sklearn.utils.class_weight", reason="needs scikit-learn: pip install 'numrec[sklearn]'"
+    )
     np.testing.assert_allclose(cw, sklearn.compute_class_weight("balanced", classes=np.arange(4),
                                                                 y=y))  # fmt: skip
     make = torch.nn.CrossEntropyLoss(weight=torch.tensor(cw, dtype=torch.float64))

@@ -13,7 +13,7 @@ import pytest
 
 import numrec
 
-pytest.importorskip("tensorboard", reason="the TensorBoard logger needs the 'tensorboard' extra")
+pytest.importorskip("tensorboard", reason="needs TensorBoard: pip install 'numrec[tensorboard]'")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 from tensorboard.plugins.hparams import api_pb2, metadata  # noqa: E402
 
