@@ -31,7 +31,8 @@ SCRIPT = textwrap.dedent(
     before = rss("VmRSS")
     open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM)
     history = numrec.train(net, ds, epochs=3, batch_size=64, optimizer="momentum",
-                           lr=0.05, momentum=0.9, threads=2, seed=0, progress=False)
+                           lr=0.05, momentum=0.9, threads=2, seed=0, progress=False,
+                           augment="none")  # the plain recipe: "auto" would augment
     print(json.dumps({{"history": history, "before_kb": before, "peak_kb": rss("VmHWM")}}))
     """
 )
