@@ -18,8 +18,6 @@ INNER_JIT = dict(JIT, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 # compiled on its own as usual. Otherwise the caller links and re-optimises the whole
 # compiled callee, parallel wrappers included, and its cold compile takes seconds longer.
 PARALLEL_INLINE = dict(PARALLEL_JIT, inline="always")
-# The body of a parallel loop, inlined into it the same way
-INLINE_INNER = dict(INNER_JIT, inline="always")
 
 HIDDEN = {"leaky_relu": 0, "relu": 1, "tanh": 2, "sigmoid": 3}
 # (output activation, loss) -> code; the delta at the output is derived for each pair

@@ -38,21 +38,32 @@ def block(buf, offset, rows, cols):
 
 
 @njit(**INNER_JIT)
+def activate_row(z, b, hidden, alpha):
+    """z <- f(z + b) in place for one row (or a block of one row's units) and a hidden
+    activation code (see codes.HIDDEN). One plain loop per activation, so that each one
+    vectorises."""
+    zero, one = np.float32(0.0), np.float32(1.0)
+    if hidden == 0:
+        for j in range(z.size):
+            v = z[j] + b[j]
+            z[j] = v if v > 0 else alpha * v
+    elif hidden == 1:
+        for j in range(z.size):
+            v = z[j] + b[j]
+            z[j] = v if v > 0 else zero
+    elif hidden == 2:
+        for j in range(z.size):
+            z[j] = math.tanh(z[j] + b[j])
+    else:
+        for j in range(z.size):
+            z[j] = one / (one + math.exp(-(z[j] + b[j])))
+
+
+@njit(**INNER_JIT)
 def bias_hidden(Z, b, hidden, alpha):
-    """Z <- f(Z + b) in place for a hidden activation code (see codes.HIDDEN)."""
-    rows, cols = Z.shape
-    one = np.float32(1.0)
-    for i in range(rows):
-        for j in range(cols):
-            z = Z[i, j] + b[j]
-            if hidden == 0:
-                Z[i, j] = z if z > 0 else alpha * z
-            elif hidden == 1:
-                Z[i, j] = z if z > 0 else np.float32(0.0)
-            elif hidden == 2:
-                Z[i, j] = math.tanh(z)
-            else:
-                Z[i, j] = one / (one + math.exp(-z))
+    """Z <- f(Z + b) in place, row by row (``activate_row``)."""
+    for i in range(Z.shape[0]):
+        activate_row(Z[i], b, hidden, alpha)
 
 
 @njit(**INNER_JIT)
@@ -183,24 +194,8 @@ def hidden_units(theta, w_off, b_off, sizes, a_off, acts, layer, count, u0, u1, 
     gemm(False, True, count, cols, n_in, 1.0, acts[a_off[layer - 1] :], n_in,
          theta[w_off[layer - 1] + u0 * n_in :], n_in, 0.0, acts[base:], n_out)  # fmt: skip
     b = theta[b_off[layer - 1] + u0 : b_off[layer - 1] + u1]
-    zero, one = np.float32(0.0), np.float32(1.0)
     for i in range(count):
-        z = acts[base + i * n_out : base + i * n_out + cols]
-        # one plain loop per activation, so that each one vectorises
-        if hidden == 0:
-            for j in range(cols):
-                v = z[j] + b[j]
-                z[j] = v if v > 0 else alpha * v
-        elif hidden == 1:
-            for j in range(cols):
-                v = z[j] + b[j]
-                z[j] = v if v > 0 else zero
-        elif hidden == 2:
-            for j in range(cols):
-                z[j] = math.tanh(z[j] + b[j])
-        else:
-            for j in range(cols):
-                z[j] = one / (one + math.exp(-(z[j] + b[j])))
+        activate_row(acts[base + i * n_out : base + i * n_out + cols], b, hidden, alpha)
     h = layer - 1
     if h < noise.dropout.size and noise.dropout[h] > 0:
         drop = drop_threshold(noise.dropout[h])

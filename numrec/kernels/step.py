@@ -6,11 +6,11 @@ A mini-batch takes two passes, each a few parallel loops:
    depends on the batch size and the machine's core count only, ``codes.shard_size``).
    Each hidden layer is then computed for the whole batch at once, its units cut into as
    many blocks as there are shards: a thread packs only its block of the weights, and
-   every weight is packed once per step rather than once per shard (at batch 64 on 2
-   cores, 784-256-10 took ~10 % less CPU per sample than with every shard running every
-   layer; batch 32 ~15 %, 784-1024-1024-10 ~8 %). The output layer, the loss and the
-   deltas of the output and last hidden layer go shard by shard again (softmax needs whole
-   rows; that layer is small); the deltas of lower hidden layers block by block of units,
+   every weight is packed once per step rather than once per shard (1-thread CPU per
+   sample against every shard running every layer, alternated: 784-256-10 batch 32
+   -14 %, batch 64 -12 %, batch 512 unchanged; 784-512-256-10 -5 %, 784-1024-1024-10
+   -6 %). The output layer, the loss and the deltas of the output and last hidden layer
+   go shard by shard again (softmax needs whole rows; that layer is small); the deltas of lower hidden layers block by block of units,
    transposed. All deltas end up in batch-wide transposed buffers.
 2. Blocks of parameters (a plan that depends on the layer sizes only, ``task_plan``):
    each task computes the weight and bias gradients of a block of output units summed
@@ -29,7 +29,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .codes import INLINE_INNER, INNER_JIT, JIT, PARALLEL_INLINE, PARALLEL_JIT
+from .codes import INNER_JIT, JIT, PARALLEL_INLINE, PARALLEL_JIT
 from .layers import (
     backprop_units,
     bias_output,
@@ -126,7 +126,7 @@ def update_range(theta, grad, lo, hi, lr, opt, m, v, step):
             th[i] = decay * th[i] - lr32 * (vel[i] / c1) / (np.sqrt(sq[i]) / c2 + eps32)
 
 
-@njit(**INLINE_INNER)
+@njit(**INNER_JIT)
 def shard_inputs(k, X, rows, start, count, scale, plan, ws, noise):
     """Shard ``k`` of rows[start:start+count]: its inputs gathered into layer 0 (augmented,
     and with input dropout, as ``noise`` says)."""
@@ -138,7 +138,7 @@ def shard_inputs(k, X, rows, start, count, scale, plan, ws, noise):
            noise)  # fmt: skip
 
 
-@njit(**INLINE_INNER)
+@njit(**INNER_JIT)
 def shard_output(k, y, Y, rows, start, count, inv, net, fn, plan, ws, w, noise):
     """Shard ``k`` of rows[start:start+count], once every hidden layer is computed: the
     output layer, the output delta (times ``inv`` and each row's weight) and its loss,
@@ -184,7 +184,7 @@ def shard_output(k, y, Y, rows, start, count, inv, net, fn, plan, ws, w, noise):
     return loss, correct
 
 
-@njit(**INLINE_INNER)
+@njit(**INNER_JIT)
 def layer_units(j, blocks, layer, count, rows, start, net, fn, plan, ws, noise):
     """Block ``j`` of ``blocks`` of hidden layer ``layer``'s units, for all ``count`` rows
     (``layers.hidden_units``)."""
@@ -193,7 +193,7 @@ def layer_units(j, blocks, layer, count, rows, start, net, fn, plan, ws, noise):
                  lo, hi, fn.hidden, fn.alpha, noise, rows[start : start + count])  # fmt: skip
 
 
-@njit(**INLINE_INNER)
+@njit(**INNER_JIT)
 def delta_units(j, blocks, layer, count, rows, start, net, fn, plan, ws, noise):
     """Block ``j`` of ``blocks`` of layer ``layer - 1``'s deltas from layer ``layer``'s, for
     all ``count`` rows (``layers.backprop_units``)."""
@@ -251,7 +251,7 @@ def batch_deltas(X, y, Y, rows, start, count, total, scale, net, fn, plan, ws, w
     return loss, correct
 
 
-@njit(**INLINE_INNER)
+@njit(**INNER_JIT)
 def gradient_tasks(w, workers, count, net, plan, ws, lr, opt, m, v, step):
     """Worker ``w``'s part of pass 2: the plan's tasks are dealt out largest first, each
     to the worker with the least work so far (every worker deals alike, so they agree);
