@@ -10,8 +10,9 @@ A mini-batch takes two passes, each a few parallel loops:
    sample against every shard running every layer, alternated: 784-256-10 batch 32
    -14 %, batch 64 -12 %, batch 512 unchanged; 784-512-256-10 -5 %, 784-1024-1024-10
    -6 %). The output layer, the loss and the deltas of the output and last hidden layer
-   go shard by shard again (softmax needs whole rows; that layer is small); the deltas of lower hidden layers block by block of units,
-   transposed. All deltas end up in batch-wide transposed buffers.
+   go shard by shard again (softmax needs whole rows; that layer is small); the deltas of
+   lower hidden layers block by block of units, transposed. All deltas end up in
+   batch-wide transposed buffers.
 2. Blocks of parameters (a plan that depends on the layer sizes only, ``task_plan``):
    each task computes the weight and bias gradients of a block of output units summed
    over the whole batch - one matrix product with the batch as its inner dimension - and
