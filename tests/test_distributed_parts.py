@@ -4,6 +4,10 @@ batch's gradient, and the separate update equals the fused one."""
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+
 import numpy as np
 import pytest
 from engine_helpers import blobs
@@ -11,7 +15,7 @@ from engine_helpers import blobs
 import numrec
 from numrec.distributed import MpiSteps
 from numrec.kernels.step import NO_TARGETS, apply_update, batch_gradient, update_range
-from numrec.mpi import Comm, partition
+from numrec.mpi import Comm, let_launcher_read_output, partition, unread_bytes
 from numrec.optim import Optimizer
 from numrec.training import Trainer
 
@@ -151,3 +155,44 @@ def test_launchers_are_recognised_by_their_variables(monkeypatch, variables, ran
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     assert (mpi.launched_ranks(), mpi.launched_rank()) == (ranks, rank)
+
+
+def test_an_ending_rank_waits_until_its_output_pipe_is_read():
+    """The launcher reads a rank's stderr through a pipe and stops reading when the job
+    is aborted: the rank waits until the pipe is empty, so its last line is not lost."""
+    read_fd, write_fd = os.pipe()
+    writer = os.fdopen(write_fd, "w")
+    message = "numrec-train: error: why\n" * 100
+    writer.write(message)  # buffered in Python until flushed
+    got = []
+
+    def launcher():
+        time.sleep(0.3)
+        with os.fdopen(read_fd, "rb") as pipe:
+            got.append(pipe.read(len(message)))
+
+    reader = threading.Thread(target=launcher)
+    reader.start()
+    start = time.monotonic()
+    let_launcher_read_output(wait=30, streams=(writer,))
+    waited = time.monotonic() - start
+    assert unread_bytes(write_fd) == 0
+    reader.join()
+    writer.close()
+    assert 0.25 < waited < 20, waited
+    assert got == [message.encode()]
+
+
+def test_the_wait_for_a_reader_is_bounded_and_only_for_pipes(tmp_path):
+    read_fd, write_fd = os.pipe()
+    with os.fdopen(write_fd, "w") as writer, os.fdopen(read_fd, "rb"):
+        writer.write("nobody reads this\n")
+        start = time.monotonic()
+        let_launcher_read_output(wait=0.2, streams=(writer,))
+        assert 0.15 < time.monotonic() - start < 10
+        assert unread_bytes(write_fd) == len("nobody reads this\n")
+    with open(tmp_path / "log", "w") as file:  # a file is never "unread"
+        file.write("x" * 5000)
+        start = time.monotonic()
+        let_launcher_read_output(wait=30, streams=(file,))
+        assert time.monotonic() - start < 5 and unread_bytes(file.fileno()) == 0

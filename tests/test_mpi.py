@@ -302,6 +302,32 @@ def test_a_download_happens_once_on_rank_0_while_the_others_wait(tmp_path, numre
     assert numrec_http_server.paths() == ["/mpi-test/data.bin"]  # one request, not two
 
 
+# rank 0 writes a screenful to stderr, then fails; the launcher that ends the job must
+# not drop the last line (it did about 1 time in 7 before numrec waited for the pipe)
+LOUD_FAILURE = """
+import sys
+from numrec.cli.common import run
+from numrec.mpi import world
+
+def main(argv):
+    world()
+    for i in range(200):
+        print(f"{i:4d} " + "progress " * 20, file=sys.stderr)
+    raise ValueError("the last line")
+
+sys.exit(run("loud", main))
+"""
+
+
+def test_the_last_line_of_a_rank_that_ends_the_job_is_not_lost(tmp_path):
+    env = cli_env(tmp_path)
+    for attempt in range(4):
+        result = on_two_ranks(sys.executable, "-c", LOUD_FAILURE, env=env)
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert " 199 progress" in result.stderr, f"attempt {attempt}: {result.stderr[-2000:]}"
+        assert "loud: error: the last line" in result.stderr, f"attempt {attempt}"
+
+
 def test_a_failure_of_every_rank_is_reported_once(tmp_path):
     """Both ranks see the same diverging loss and stop; rank 0 alone says so."""
     env = cli_env(tmp_path)
