@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from .kernels.structs import Noise
+from .kernels.structs import Noise, noise_class
 
 # name -> (parse, check, expected); "flip" takes no value
 _PARTS = {
@@ -145,7 +145,10 @@ def dropout_rates(dropout: tuple, n_hidden: int) -> np.ndarray:
 def make_noise(seed: int, epoch: int, row_offset: int, rates: np.ndarray, input_dropout: float,
                augment: tuple) -> Noise:  # fmt: skip
     """The ``Noise`` of one epoch (the types fixed, so the compiled code is shared);
-    ``augment`` from ``make_augment``."""
-    return Noise(int(seed) % 2**63, int(epoch), int(row_offset),
+    ``augment`` from ``make_augment``. Its class says whether the epoch augments and
+    whether it drops out, so that the compiled step has only the kernels it uses."""
+    height = augment[-3]  # make_augment's fields end with (height, width, channels)
+    dropout = bool(np.any(np.asarray(rates) > 0)) or input_dropout > 0
+    return noise_class(height > 0, dropout)(int(seed) % 2**63, int(epoch), int(row_offset),
                  np.ascontiguousarray(rates, dtype=np.float32), float(input_dropout),
                  *augment)  # fmt: skip

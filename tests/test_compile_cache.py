@@ -33,12 +33,27 @@ SCRIPT = textwrap.dedent(
     X = rng.integers(0, 256, (64, 20), dtype=np.uint8)
     y = rng.integers(0, 4, 64)
     ds = numrec.Dataset("tiny", numrec.Split(X, y), numrec.Split(X[:8], y[:8]), list("abcd"))
-    numrec.train(numrec.Network([20, 8, 4]), ds, epochs=1, batch_size=64, progress=False)
+    net = numrec.Network([20, 8, 4])
+    numrec.train(net, ds, epochs=1, batch_size=64, progress=False)
     took = time.perf_counter() - start
     # what numba compiled rather than loaded from its cache, over every kernel module
     from numrec.kernels import infer, layers, step
     kernels = [f for m in (infer, layers, step) for f in vars(m).values() if hasattr(f, "stats")]
     print("compiled", sum(sum(f.stats.cache_misses.values()) for f in kernels))
+    # a run without augmentation or dropout compiles none of their kernels
+    from numrec.kernels import augment
+    noisy = [augment.draw_transform, augment.warp_sample, layers.mask_units,
+             layers.drop_units, layers.times_kept_derivative]
+    print("noise kernels compiled:", [f.py_func.__name__ for f in noisy if f.signatures])
+    # the same bits whether the kernels were compiled in this process or loaded
+    import hashlib
+    from numrec.kernels.augment import augmented_rows
+    from numrec.noise import make_augment, make_noise
+    spec = make_augment("shift=1,rotate=15,scale=0.2", (4, 5, 1))
+    pictures = augmented_rows(X, np.arange(64), np.float32(1 / 255),
+                              make_noise(3, 1, 0, np.zeros(0), 0.0, spec))
+    bits = [W.tobytes() for W in net.weights] + [pictures.tobytes()]
+    print("weights and pictures", hashlib.sha256(b"".join(bits)).hexdigest())
     print(f"first batch after {{took:.2f}} s")
     """
 )
@@ -82,10 +97,14 @@ def test_cold_then_warm_start_from_a_read_only_package(tmp_path, record_property
     assert "compiling the training kernels" in cold.stderr
     assert any((tmp_path / "cache" / "numba").rglob("*.nbi")), "nothing cached in the user dir"
     assert "compiled 0" not in cold.stdout
+    assert "noise kernels compiled: []" in cold.stdout, cold.stdout
     warm = run()
     # nothing compiled: every kernel came from the cache (the on-screen notice shows only
     # after a second, which a loaded CI machine can take even to load the cache)
     assert "compiled 0" in warm.stdout, (warm.stdout, warm.stderr)
+    # a first run (compiling) and the next (loading) compute the same bits
+    digest = [line for line in cold.stdout.splitlines() if line.startswith("weights and")]
+    assert len(digest) == 1 and digest[0] in warm.stdout.splitlines(), (cold.stdout, warm.stdout)
     seconds = float(warm.stdout.split()[-2])
     record_property("warm_first_batch_s", seconds)
     print(f"cold: {cold.stdout.strip()}; warm: {warm.stdout.strip()}")

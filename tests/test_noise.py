@@ -15,6 +15,8 @@ import tracemalloc
 import numpy as np
 import pytest
 from engine_helpers import blobs
+from numba import njit
+from numba.extending import overload
 
 import numrec
 from numrec.kernels.augment import (
@@ -25,6 +27,8 @@ from numrec.kernels.augment import (
 )
 from numrec.kernels.random import stream_key_of, uniforms, words
 from numrec.kernels.step import NO_LABELS, batch_gradient
+from numrec.kernels.structs import AugmentedNoise, DropoutNoise, Noise, noise_class
+from numrec.kernels.variants import of_kind, when
 from numrec.noise import canonical_augment, make_augment, make_noise
 from numrec.training import Trainer
 
@@ -360,6 +364,68 @@ def test_the_gather_augments_each_row_by_its_global_index():
     later = make_noise(9, 1, 4, np.zeros(0), 0.0, spec)
     part = layer_acts(net, run_gradient(net, X[4:], y[4:], later), n - 4, 0)
     np.testing.assert_array_equal(part, acts[4:])
+
+
+TYPED = []  # (kernel's tag, numba type of its noise), each time a test kernel is typed
+
+
+def typed_for(tag, noise):
+    """Called from the test kernels: records, when numba types the call, for what."""
+
+
+@overload(typed_for, prefer_literal=True)
+def _typed_for(tag, noise):
+    TYPED.append((tag.literal_value, noise))
+    return lambda tag, noise: None
+
+
+def variant_caller(kind, scaled_tag, shifted_tag):
+    def scaled_by(x, k, noise):
+        typed_for(scaled_tag, noise)
+        x[0] *= k
+
+    def shifted_by(x, k, noise):
+        typed_for(shifted_tag, noise)
+        x[0] += k
+
+    either, maybe = when(kind, scaled_by, shifted_by), when(kind, scaled_by)
+
+    @njit
+    def call(x, noise):
+        either(x, 3.0, noise)
+        maybe(x, 2.0, noise)
+        return x
+
+    return call
+
+
+@pytest.mark.parametrize("kind", [AugmentedNoise, DropoutNoise])
+def test_a_kernel_variant_is_chosen_by_the_noise_class_and_the_other_never_compiled(kind):
+    """``variants.when``: the kernel for a Noise of the class asked for (or a subclass:
+    augmented + dropout is both), the other one (or nothing) else, decided at compile
+    time: a kernel not chosen is never even typed."""
+    scaled, shifted = 2 * id(kind), 2 * id(kind) + 1  # tags of this test's kernels
+    call = variant_caller(kind, scaled, shifted)
+    for augmented, dropout in ((False, False), (True, False), (False, True), (True, True)):
+        spec = make_augment("shift=1" if augmented else None, (2, 2, 1))
+        noise = make_noise(1, 0, 0, np.full(1, 0.5 * dropout), 0.0, spec)
+        assert type(noise) is noise_class(augmented, dropout)
+        chosen = isinstance(noise, kind)
+        assert chosen == (augmented if kind is AugmentedNoise else dropout)
+        assert call(np.ones(1), noise)[0] == (6.0 if chosen else 4.0)
+    assert call(np.ones(1), None)[0] == 4.0  # inference passes no noise
+    mine = [(tag, t) for tag, t in TYPED if tag in (scaled, shifted)]
+    # typed for the two classes of that kind; the other for the other two and None
+    assert all(of_kind(t, kind) for tag, t in mine if tag == scaled)
+    assert not any(of_kind(t, kind) for tag, t in mine if tag == shifted)
+    assert len({t for tag, t in mine if tag == scaled}) == 2
+    assert len({t for tag, t in mine if tag == shifted}) == 3
+
+
+def test_input_dropout_alone_makes_a_dropout_noise():
+    noise = make_noise(1, 0, 0, np.zeros(2), 0.1, make_augment(None, None))
+    assert type(noise) is DropoutNoise
+    assert type(make_noise(1, 0, 0, np.zeros(2), 0.0, make_augment(None, None))) is Noise
 
 
 def test_augmentation_makes_no_copy_of_the_data():

@@ -19,7 +19,8 @@ Three routines, the cheapest that applies (``warp_sample``; times for a 28 x 28 
 this project's machine): whole-pixel shifts and flips are copies (``shift_flip``, ~0.1
 us); one channel without an elastic field is ``warp_gray`` (fixed-point coordinates,
 ~1 us); colour or elastic is the float32 ``warp`` (~3.5 us, and the elastic field
-itself, drawn and smoothed per sample, ~13 us more).
+itself, drawn and smoothed per sample, ~13 us more). Compiled without fastmath
+(``codes.EXACT_JIT``), so that the pictures are the same bits in every process.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .codes import INNER_JIT, JIT
+from .codes import EXACT_INNER_JIT, EXACT_JIT
 from .random import AUGMENT_STREAM, absorb, stream_key, uniform
 
 # counters of a sample's augmentation sequence: 0..4 the transform, then the elastic field
@@ -39,7 +40,7 @@ ELASTIC_COUNTER = 8
 GRAY_BORDER = 8
 
 
-@njit(**INNER_JIT)
+@njit(**EXACT_INNER_JIT)
 def draw_transform(aug, key):
     """(angle in radians, scale factor, dx, dy, flipped) for the sample with ``key``;
     ``aug``: a ``structs.Noise`` (its augmentation fields)."""
@@ -58,7 +59,7 @@ def draw_transform(aug, key):
     return angle, factor, dx, dy, flipped
 
 
-@njit(**INNER_JIT)
+@njit(**EXACT_INNER_JIT)
 def gaussian_taps(sigma):
     """A normalised Gaussian kernel of standard deviation ``sigma``, radius ceil(3 sigma)."""
     radius = max(1, int(math.ceil(3.0 * sigma)))
@@ -73,7 +74,7 @@ def gaussian_taps(sigma):
     return taps
 
 
-@njit(**INNER_JIT)
+@njit(**EXACT_INNER_JIT)
 def smooth(field, pad, height, width, taps):
     """field <- field convolved with ``taps`` along rows, then along columns (zero
     outside the image). ``pad``: scratch for the field with a margin of the taps' radius
@@ -106,7 +107,7 @@ def smooth(field, pad, height, width, taps):
                 out[x] += t * src[x]
 
 
-@njit(**INNER_JIT)
+@njit(**EXACT_INNER_JIT)
 def elastic_field(aug, key, taps, ex, ey, pad):
     """Simard et al.'s displacement field: uniform(-1, 1) per pixel and axis, smoothed,
     times ``aug.elastic`` pixels (``pad``: scratch for ``smooth``, zeroed)."""
@@ -122,21 +123,21 @@ def elastic_field(aug, key, taps, ex, ey, pad):
         ey[i] *= a
 
 
-@njit(**INNER_JIT)
+@njit(**EXACT_INNER_JIT)
 def padded_size(aug, taps):
     """The size of ``smooth``'s scratch for this image and kernel."""
     r = (taps.size - 1) // 2
     return (aug.height + 2 * r) * (aug.width + 2 * r)
 
 
-@njit(**INNER_JIT)
+@njit(**EXACT_INNER_JIT)
 def padded(height, width, channels):
     """A zeroed scratch image for ``warp``: the picture with a border of zeros, one pixel
     wide at the top and left, two at the bottom and right."""
     return np.zeros((height + 3) * (width + 3) * channels, dtype=np.float32)
 
 
-@njit(**INNER_JIT)
+@njit(**EXACT_INNER_JIT)
 def warp(src, out, scale, height, width, channels, angle, factor, dx, dy, flipped, ex, ey,
          pad):  # fmt: skip
     """out <- ``src`` (one image row, (height, width, channels)) warped as the module
@@ -190,14 +191,14 @@ def warp(src, out, scale, height, width, channels, angle, factor, dx, dy, flippe
                 out[o + c] = (top + fy * (bottom - top)) * scale
 
 
-@njit(**INNER_JIT)
+@njit(**EXACT_INNER_JIT)
 def gray_planes(height, width):
     """Zeroed scratch for ``warp_gray``: the picture with a zero border of GRAY_BORDER
     pixels, and its differences along rows, one plane after the other."""
     return np.zeros(2 * (height + 2 * GRAY_BORDER) * (width + 2 * GRAY_BORDER), dtype=np.float32)
 
 
-@njit(**INNER_JIT)
+@njit(**EXACT_INNER_JIT)
 def bilinear_rows(P, G, out, width, s_x, s_y, step_x, step_y, row_x, row_y, pw, top, clamp):
     """out <- the bilinear samples of P (row stride ``pw``, G its differences along rows)
     at fixed-point source coordinates: output pixel (y, x) samples (s_x + y row_x +
@@ -227,7 +228,7 @@ def bilinear_rows(P, G, out, width, s_x, s_y, step_x, step_y, row_x, row_y, pw, 
             row[x] = upper + fy * (lower - upper)
 
 
-@njit(**INNER_JIT)
+@njit(**EXACT_INNER_JIT)
 def warp_gray(src, out, scale, height, width, angle, factor, dx, dy, flipped, planes):
     """``warp`` for one channel without an elastic field (the common case), several
     times faster, and closer to the exact bilinear warp (within 1e-3 grey levels).
@@ -300,7 +301,7 @@ def warp_gray(src, out, scale, height, width, angle, factor, dx, dy, flipped, pl
         bilinear_rows(P, G, out, width, s_x, s_y, step_x, step_y, row_x, row_y, pw, top, True)
 
 
-@njit(**INNER_JIT)
+@njit(**EXACT_INNER_JIT)
 def shift_flip(src, out, scale, height, width, channels, dx, dy, flipped):
     """The warp for whole-pixel shifts and flips alone: a copy of pixels, no sampling
     (the same result as ``warp``, faster). Unflipped, the rows that have a source row are
@@ -356,7 +357,7 @@ def shift_flip(src, out, scale, height, width, channels, dx, dy, flipped):
                     row[x * channels + c] = np.float32(s[t + c]) * scale
 
 
-@njit(**INNER_JIT)
+@njit(**EXACT_INNER_JIT)
 def warp_sample(src, out, scale, height, width, channels, angle, factor, dx, dy, flipped,
                 ex, ey, pad, gray):  # fmt: skip
     """One image warped by the cheapest routine for it: a copy for whole-pixel shifts
@@ -372,7 +373,7 @@ def warp_sample(src, out, scale, height, width, channels, angle, factor, dx, dy,
              pad)  # fmt: skip
 
 
-@njit(**INNER_JIT)
+@njit(**EXACT_INNER_JIT)
 def augment_rows(X, rows, start, count, scale, A0, noise):
     """A0[i] <- the augmented X[rows[start + i]] * scale, each sample's transformation
     drawn from its global index rows[start + i] + noise.row_offset."""
@@ -397,7 +398,7 @@ def augment_rows(X, rows, start, count, scale, A0, noise):
                     picture, gray)  # fmt: skip
 
 
-@njit(**JIT)
+@njit(**EXACT_JIT)
 def warp_image(image, scale, height, width, channels, angle, factor, dx, dy, flipped, ex, ey):
     """``warp`` of one row, from Python (tests compare it with scipy.ndimage)."""
     out = np.empty(height * width * channels, dtype=np.float32)
@@ -408,7 +409,7 @@ def warp_image(image, scale, height, width, channels, angle, factor, dx, dy, fli
     return out
 
 
-@njit(**JIT)
+@njit(**EXACT_JIT)
 def sample_transform(aug, seed, epoch, sample):
     """The (angle, scale factor, dx, dy, flipped) that global sample ``sample`` gets in
     ``epoch`` under ``seed`` (``aug``: a ``Noise``; for tests and scripts)."""
@@ -416,7 +417,7 @@ def sample_transform(aug, seed, epoch, sample):
     return draw_transform(aug, key)
 
 
-@njit(**JIT)
+@njit(**EXACT_JIT)
 def elastic_displacements(noise, sample):
     """(ex, ey): the elastic field of global sample ``sample`` in ``noise.epoch`` (for
     tests and scripts)."""
@@ -430,7 +431,7 @@ def elastic_displacements(noise, sample):
     return ex, ey
 
 
-@njit(**JIT)
+@njit(**EXACT_JIT)
 def augmented_rows(X, rows, scale, noise):
     """The float32 inputs that training gathers for X[rows] in ``noise.epoch``
     (augmented, no dropout): for tests, scripts and benchmarks that feed numrec's

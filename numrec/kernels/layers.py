@@ -26,6 +26,8 @@ from .augment import augment_rows
 from .blas import gemm
 from .codes import INNER_JIT
 from .random import absorb, draw, stream_key
+from .structs import AugmentedNoise, DropoutNoise
+from .variants import when
 
 MASK16 = np.uint64(0xFFFF)
 S16, S32, S48 = np.uint64(16), np.uint64(32), np.uint64(48)
@@ -196,6 +198,13 @@ def hidden_units(theta, w_off, b_off, sizes, a_off, acts, layer, count, u0, u1, 
     b = theta[b_off[layer - 1] + u0 : b_off[layer - 1] + u1]
     for i in range(count):
         activate_row(acts[base + i * n_out : base + i * n_out + cols], b, hidden, alpha)
+    drop_hidden_units(acts, base, n_out, count, u0, cols, layer, ids, noise)
+
+
+@njit(**INNER_JIT)
+def drop_unit_block(acts, base, n_out, count, u0, cols, layer, ids, noise):
+    """Dropout of units u0 .. u0+cols-1 of hidden layer ``layer`` (at ``acts[base:]``,
+    rows of n_out) for ``count`` rows, at the layer's rate ``noise.dropout[layer - 1]``."""
     h = layer - 1
     if h < noise.dropout.size and noise.dropout[h] > 0:
         drop = drop_threshold(noise.dropout[h])
@@ -207,6 +216,9 @@ def hidden_units(theta, w_off, b_off, sizes, a_off, acts, layer, count, u0, u1, 
             z = acts[base + i * n_out : base + i * n_out + cols]
             for j in range(cols):
                 z[j] *= m[j]
+
+
+drop_hidden_units = when(DropoutNoise, drop_unit_block)
 
 
 @njit(**INNER_JIT)
@@ -238,7 +250,7 @@ def backprop_units(theta, w_off, sizes, a_off, acts, deltas_t, t_off, layer, cou
     a0 = a_off[layer - 1] + v0
     for i in range(count):
         if dropped:
-            mask_units(absorb(key, ids[i] + noise.row_offset), drop, keep, v0, m)
+            units_mask(key, ids[i], drop, keep, v0, m, noise)
         a = acts[a0 + i * n_prev : a0 + i * n_prev + cols]
         for j in range(cols):
             d = dt0 + j * count + i
@@ -249,6 +261,16 @@ def backprop_units(theta, w_off, sizes, a_off, acts, deltas_t, t_off, layer, cou
             else:
                 u = a[j] * unkeep  # tanh' and sigmoid' at the activation before dropout
                 deltas_t[d] *= m[j] * ((one - u * u) if hidden == 2 else u * (one - u))
+
+
+@njit(**INNER_JIT)
+def sample_units_mask(key, sample, drop, keep, u0, m, noise):
+    """m <- the dropout mask of units u0 .. u0+m.size-1 of the sample with index
+    ``sample`` (+ noise.row_offset) of the stream keyed ``key``."""
+    mask_units(absorb(key, sample + noise.row_offset), drop, keep, u0, m)
+
+
+units_mask = when(DropoutNoise, sample_units_mask)
 
 
 @njit(**INNER_JIT)
@@ -429,6 +451,26 @@ def times_kept_derivative(D, A, hidden, alpha, rate, stream, noise, ids):
 
 
 @njit(**INNER_JIT)
+def kept_derivative(D, A, hidden, alpha, layer, ids, noise):
+    """D <- D * f'(z) of hidden layer ``layer`` (rows of A), times its dropout mask
+    when it has a dropout rate."""
+    h = layer - 1
+    if h < noise.dropout.size and noise.dropout[h] > 0:
+        times_kept_derivative(D, A, hidden, alpha, noise.dropout[h], layer, noise, ids)
+    else:
+        times_hidden_derivative(D, A, hidden, alpha)
+
+
+@njit(**INNER_JIT)
+def plain_derivative(D, A, hidden, alpha, layer, ids, noise):
+    """D <- D * f'(z) (an epoch without dropout)."""
+    times_hidden_derivative(D, A, hidden, alpha)
+
+
+times_derivative = when(DropoutNoise, kept_derivative, plain_derivative)
+
+
+@njit(**INNER_JIT)
 def store_transposed(deltas, d_off, sizes, row0, rows, batch, deltas_t, t_off, lowest=1):
     """Copy this block's deltas of layers ``lowest`` and up into the batch-wide transposed
     deltas: layer l's (sizes[l], batch) matrix at ``t_off[l]``, columns row0 ..
@@ -466,16 +508,30 @@ def gather(X, rows, start, count, scale, A0, noise=None):
     Training passes ``noise`` (a ``structs.Noise``): each image is then augmented on the
     way (``kernels.augment``) and the inputs go through dropout at noise.input_dropout
     (stream 0). Inference leaves it out and compiles without either."""
-    if noise is not None and noise.height > 0:
-        augment_rows(X, rows, start, count, scale, A0, noise)
-    else:
-        n_in = X.shape[1]
-        for i in range(count):
-            r = rows[start + i]
-            for j in range(n_in):
-                A0[i, j] = np.float32(X[r, j]) * scale
-    if noise is not None and noise.input_dropout > 0:
+    scale_inputs(X, rows, start, count, scale, A0, noise)
+    drop_inputs(A0, rows, start, count, noise)
+
+
+@njit(**INNER_JIT)
+def scale_rows(X, rows, start, count, scale, A0, noise):
+    """A0[i] <- X[rows[start + i]] * scale (``noise`` unused: rows not augmented)."""
+    n_in = X.shape[1]
+    for i in range(count):
+        r = rows[start + i]
+        for j in range(n_in):
+            A0[i, j] = np.float32(X[r, j]) * scale
+
+
+@njit(**INNER_JIT)
+def input_dropout(A0, rows, start, count, noise):
+    """Dropout of the inputs A0[:count] at noise.input_dropout (stream 0)."""
+    if noise.input_dropout > 0:
         drop_units(A0[:count], noise.input_dropout, 0, noise, rows[start : start + count])
+
+
+# inference (noise None) and epochs without augmentation or dropout compile neither
+scale_inputs = when(AugmentedNoise, augment_rows, scale_rows)
+drop_inputs = when(DropoutNoise, input_dropout)
 
 
 @njit(**INNER_JIT)

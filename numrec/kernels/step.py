@@ -43,8 +43,7 @@ from .layers import (
     row_weights,
     softmax_underflow,
     store_transposed,
-    times_hidden_derivative,
-    times_kept_derivative,
+    times_derivative,
     unit_range,
     weight_gradient,
 )
@@ -176,11 +175,7 @@ def shard_output(k, y, Y, rows, start, count, inv, net, fn, plan, ws, w, noise):
     if L >= 2:
         D_prev = block(D, d_off[L - 1], n, n_in)
         np.dot(D_out, W_out, D_prev)
-        h = L - 2  # the last hidden layer's index in noise.dropout
-        if h < noise.dropout.size and noise.dropout[h] > 0:
-            times_kept_derivative(D_prev, A, hidden, alpha, noise.dropout[h], L - 1, noise, ids)
-        else:
-            times_hidden_derivative(D_prev, A, hidden, alpha)
+        times_derivative(D_prev, A, hidden, alpha, L - 1, ids, noise)
     store_transposed(D, d_off, sizes, row0, n, count, deltas_t, t_off, max(1, L - 1))
     return loss, correct
 
