@@ -1,7 +1,7 @@
 """The pieces of the training step that split a layer's units into blocks: the strided
 BLAS product (against numpy in float64), the blocks themselves, the dropout masks of a
-block of units (against the whole row's), and the gradient of a deep, wide network at a
-batch of several shards (against a float64 numpy backprop)."""
+block of units (against the documented bits of the sample's words), and the gradient of
+a deep, wide network at a batch of several shards (against a float64 numpy backprop)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from numba import njit
 import numrec
 from numrec.kernels.blas import gemm
 from numrec.kernels.codes import shard_size
-from numrec.kernels.layers import mask_row, mask_units, unit_range
+from numrec.kernels.layers import mask_units, unit_range
+from numrec.kernels.random import draw
 
 
 @njit
@@ -62,20 +63,33 @@ def test_unit_blocks_cover_the_layer_once_in_whole_cache_lines(n_units, blocks):
 
 
 @njit
-def _masks(sample, drop, keep, cols, u0, u1):
-    row = np.empty(cols, dtype=np.float32)
-    mask_row(sample, drop, keep, row)
+def _mask_and_words(sample, drop, keep, u0, u1):
     part = np.empty(u1 - u0, dtype=np.float32)
     mask_units(sample, drop, keep, u0, part)
-    return row, part
+    words = np.empty((u1 + 3) // 4, dtype=np.uint64)
+    for w in range(words.size):
+        words[w] = draw(sample, w)
+    return part, words
 
 
-@pytest.mark.parametrize("u0,u1", [(0, 37), (1, 2), (3, 9), (16, 37), (5, 36), (36, 37)])
+def _row_mask(words, drop, keep, cols):
+    """The documented layout, in numpy: unit j is dropped when bits 16 (j % 4) ..
+    16 (j % 4) + 15 of word j // 4 fall below ``drop``."""
+    j = np.arange(cols)
+    bits = (words[j // 4] >> (16 * (j % 4)).astype(np.uint64)) & np.uint64(0xFFFF)
+    return np.where(bits < drop, np.float32(0), keep).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "u0,u1", [(0, 37), (0, 4), (0, 3), (1, 2), (3, 9), (2, 4), (16, 37), (5, 36), (36, 37)]
+)
 def test_a_block_of_units_draws_the_masks_of_the_whole_row(u0, u1):
+    drop, keep = np.uint64(30000), np.float32(1.8)
     for sample in (np.uint64(1), np.uint64(0xDEADBEEF12345)):
-        row, part = _masks(sample, np.uint64(30000), np.float32(1.8), 37, u0, u1)
+        part, words = _mask_and_words(sample, drop, keep, u0, u1)
+        row = _row_mask(words, drop, keep, u1)
         assert np.array_equal(part, row[u0:u1])
-        assert set(np.unique(row)) <= {0.0, np.float32(1.8)}
+        assert 0 < np.count_nonzero(row) < u1 or u1 - u0 < 8
 
 
 @pytest.mark.parametrize("hidden", ["leaky_relu", "relu", "tanh", "sigmoid"])

@@ -118,23 +118,40 @@ def times_hidden_derivative(D, A, hidden, alpha):
 
 
 @njit(**INNER_JIT)
-def mask_row(sample, drop, keep, m):
-    """m[j] <- 0 (dropped) or ``keep`` for each unit j of one sample: unit j takes bits
-    16 (j % 4) .. 16 (j % 4) + 15 of the sample's word j // 4, dropped below ``drop``."""
+def mask_units(sample, drop, keep, u0, m):
+    """m[i] <- 0 (dropped) or ``keep`` for unit u = u0 + i of one sample: unit u takes bits
+    16 (u % 4) .. 16 (u % 4) + 15 of the sample's word u // 4, dropped below ``drop``. So
+    a block of units gets exactly the masks that the whole row gives those units.
+
+    Whole words are cut four units at a time and only a block's ragged ends unit by unit:
+    per-unit tests of which word and lane a unit takes compiled to branches that a random
+    mask mispredicts (1.8 against 0.2 us for 256 units at rate 0.5)."""
     cols = m.size
     zero = np.float32(0.0)
-    for w in range(cols >> 2):
-        word = draw(sample, w)
-        j = w << 2
-        m[j] = zero if (word & MASK16) < drop else keep
-        m[j + 1] = zero if ((word >> S16) & MASK16) < drop else keep
-        m[j + 2] = zero if ((word >> S32) & MASK16) < drop else keep
-        m[j + 3] = zero if (word >> S48) < drop else keep
-    if cols & 3:
-        word = draw(sample, cols >> 2)
-        for j in range(cols & ~3, cols):
-            m[j] = zero if (word & MASK16) < drop else keep
+    i = 0
+    lane = u0 & 3
+    if lane:  # the first word's upper lanes
+        word = draw(sample, u0 >> 2) >> np.uint64(16 * lane)
+        while lane < 4 and i < cols:
+            m[i] = zero if (word & MASK16) < drop else keep
             word = word >> S16
+            lane += 1
+            i += 1
+    w = (u0 + i) >> 2
+    while i + 4 <= cols:
+        word = draw(sample, w)
+        m[i] = zero if (word & MASK16) < drop else keep
+        m[i + 1] = zero if ((word >> S16) & MASK16) < drop else keep
+        m[i + 2] = zero if ((word >> S32) & MASK16) < drop else keep
+        m[i + 3] = zero if (word >> S48) < drop else keep
+        w += 1
+        i += 4
+    if i < cols:  # the last word's lower lanes
+        word = draw(sample, w)
+        while i < cols:
+            m[i] = zero if (word & MASK16) < drop else keep
+            word = word >> S16
+            i += 1
 
 
 @njit(**INNER_JIT)
@@ -149,25 +166,10 @@ def drop_units(Z, rate, stream, noise, ids):
     key = stream_key(noise.seed, noise.epoch, stream)
     m = np.empty(cols, dtype=np.float32)
     for i in range(rows):
-        mask_row(absorb(key, ids[i] + noise.row_offset), drop, keep, m)
+        mask_units(absorb(key, ids[i] + noise.row_offset), drop, keep, 0, m)
         z = Z[i]
         for j in range(cols):  # a plain loop over the row: vectorised
             z[j] *= m[j]
-
-
-@njit(**INNER_JIT)
-def mask_units(sample, drop, keep, u0, m):
-    """``mask_row`` for units u0 .. u0 + m.size - 1 of one sample only: m[i] is unit
-    u0 + i's mask, drawn from the same bits as ``mask_row`` draws it."""
-    cols = m.size
-    zero = np.float32(0.0)
-    u1 = u0 + cols
-    for w in range(u0 >> 2, (u1 + 3) >> 2):
-        word = draw(sample, w)
-        for lane in range(4):
-            u = (w << 2) + lane
-            if u0 <= u < u1:
-                m[u - u0] = zero if ((word >> np.uint64(16 * lane)) & MASK16) < drop else keep
 
 
 @njit(**INNER_JIT)
@@ -205,9 +207,9 @@ def hidden_units(theta, w_off, b_off, sizes, a_off, acts, layer, count, u0, u1, 
 def drop_unit_block(acts, base, n_out, count, u0, cols, layer, ids, noise):
     """Dropout of units u0 .. u0+cols-1 of hidden layer ``layer`` (at ``acts[base:]``,
     rows of n_out) for ``count`` rows, at the layer's rate ``noise.dropout[layer - 1]``."""
-    h = layer - 1
-    if h < noise.dropout.size and noise.dropout[h] > 0:
-        drop = drop_threshold(noise.dropout[h])
+    rate = dropout_rate(noise, layer)
+    if rate > 0:
+        drop = drop_threshold(rate)
         keep = np.float32(65536.0 / (65536 - drop))
         key = stream_key(noise.seed, noise.epoch, layer)
         m = np.empty(cols, dtype=np.float32)
@@ -235,15 +237,15 @@ def backprop_units(theta, w_off, sizes, a_off, acts, deltas_t, t_off, layer, cou
     dt0 = t_off[layer - 1] + v0 * count
     gemm(True, False, cols, count, n_out, 1.0, theta[w_off[layer - 1] + v0 :], n_prev,
          deltas_t[t_off[layer] :], count, 0.0, deltas_t[dt0:], count)  # fmt: skip
-    h = layer - 2  # layer l-1's index in noise.dropout
-    dropped = h < noise.dropout.size and noise.dropout[h] > 0
+    rate = dropout_rate(noise, layer - 1)
+    dropped = rate > 0
     one = np.float32(1.0)
     m = np.empty(cols, dtype=np.float32)
     for j in range(cols):
         m[j] = one
     drop, keep, unkeep, key = np.uint64(0), one, one, np.uint64(0)
     if dropped:
-        drop = drop_threshold(noise.dropout[h])
+        drop = drop_threshold(rate)
         keep = np.float32(65536.0 / (65536 - drop))
         unkeep = np.float32((65536 - drop) / 65536.0)
         key = stream_key(noise.seed, noise.epoch, layer - 1)
@@ -271,6 +273,13 @@ def sample_units_mask(key, sample, drop, keep, u0, m, noise):
 
 
 units_mask = when(DropoutNoise, sample_units_mask)
+
+
+@njit(**INNER_JIT)
+def dropout_rate(noise, layer):
+    """The dropout rate of hidden layer ``layer`` (1 = the first; 0: no dropout there)."""
+    h = layer - 1  # its index in noise.dropout, which may list fewer layers than the net
+    return noise.dropout[h] if h < noise.dropout.size else np.float32(0.0)
 
 
 @njit(**INNER_JIT)
@@ -431,7 +440,7 @@ def times_kept_derivative(D, A, hidden, alpha, rate, stream, noise, ids):
     m = np.empty(cols, dtype=np.float32)
     one = np.float32(1.0)
     for i in range(rows):
-        mask_row(absorb(key, ids[i] + noise.row_offset), drop, keep, m)
+        mask_units(absorb(key, ids[i] + noise.row_offset), drop, keep, 0, m)
         d, a = D[i], A[i]
         # one loop per activation, each vectorised
         if hidden == 0:
@@ -454,9 +463,9 @@ def times_kept_derivative(D, A, hidden, alpha, rate, stream, noise, ids):
 def kept_derivative(D, A, hidden, alpha, layer, ids, noise):
     """D <- D * f'(z) of hidden layer ``layer`` (rows of A), times its dropout mask
     when it has a dropout rate."""
-    h = layer - 1
-    if h < noise.dropout.size and noise.dropout[h] > 0:
-        times_kept_derivative(D, A, hidden, alpha, noise.dropout[h], layer, noise, ids)
+    rate = dropout_rate(noise, layer)
+    if rate > 0:
+        times_kept_derivative(D, A, hidden, alpha, rate, layer, noise, ids)
     else:
         times_hidden_derivative(D, A, hidden, alpha)
 
