@@ -51,6 +51,12 @@ from typing import Any
 
 import numpy as np
 
+try:  # FIONREAD on a pipe (unread_bytes): POSIX only
+    import fcntl
+    import termios
+except ImportError:
+    fcntl = termios = None
+
 # what each launcher sets: (variable with the number of ranks, variable with this rank)
 LAUNCHER_VARIABLES = (
     ("PMI_SIZE", "PMI_RANK"),  # MPICH (hydra), Intel MPI
@@ -515,10 +521,7 @@ def let_launcher_read_output(wait: float = OUTPUT_WAIT, streams: tuple | None = 
 
 def unread_bytes(fd: int) -> int:
     """Bytes written to the pipe ``fd`` and not yet read from it (0 for anything else)."""
-    try:
-        import fcntl
-        import termios
-    except ImportError:  # not a POSIX system
+    if fcntl is None:  # not a POSIX system
         return 0
     try:
         if not stat.S_ISFIFO(os.fstat(fd).st_mode):

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+pytest.importorskip("hypothesis", reason="pip install 'numrec[test]' (the fuzzer, hypothesis)")
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_hardening import emnist_zip, model_doc, npy
