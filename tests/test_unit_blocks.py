@@ -89,7 +89,8 @@ def test_a_block_of_units_draws_the_masks_of_the_whole_row(u0, u1):
         part, words = _mask_and_words(sample, drop, keep, u0, u1)
         row = _row_mask(words, drop, keep, u1)
         assert np.array_equal(part, row[u0:u1])
-        assert 0 < np.count_nonzero(row) < u1 or u1 - u0 < 8
+        assert set(np.unique(part)) <= {0.0, np.float32(1.8)}
+        assert 0 < np.count_nonzero(row) < u1 or u1 - u0 < 8  # both values drawn
 
 
 @pytest.mark.parametrize("hidden", ["leaky_relu", "relu", "tanh", "sigmoid"])
