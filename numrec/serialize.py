@@ -396,27 +396,28 @@ def _architecture(path: Path, doc: dict) -> dict:
                 f"{path}: architecture {key!r} must be a name, got {arch[key]!r:.40}"
             )
     if "alpha" in arch:
-        arch["alpha"] = _alpha(path, arch["alpha"])
+        arch["alpha"] = _number(path, "alpha", arch["alpha"])
     if "huber_delta" in arch:  # --huber-delta's rule: a positive number
-        delta = _alpha(path, arch["huber_delta"])
+        delta = _number(path, "huber_delta", arch["huber_delta"])
         if delta <= 0:
             raise DatasetError(f"{path}: architecture 'huber_delta' must be positive, got {delta}")
         arch["huber_delta"] = delta
     return arch
 
 
-def _alpha(path: Path, alpha) -> float:
-    """--alpha's rule: a number, 0 or more; and one the float32 engine can hold."""
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
-        raise DatasetError(f"{path}: architecture 'alpha' must be a number, got {alpha!r:.40}")
+def _number(path: Path, key: str, number) -> float:
+    """--alpha's rule (and the start of --huber-delta's): a number, 0 or more, that the
+    float32 engine can hold; the message names the architecture field ``key``."""
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        raise DatasetError(f"{path}: architecture {key!r} must be a number, got {number!r:.40}")
     try:
-        value = float(alpha)
+        value = float(number)
     except OverflowError:
         value = math.inf
     if not (math.isfinite(value) and 0.0 <= value <= _FLOAT32_MAX):
         raise DatasetError(
-            f"{path}: architecture 'alpha' must be a finite number from 0 to "
-            f"{_FLOAT32_MAX:.4g} (float32), got {str(alpha)[:40]}"
+            f"{path}: architecture {key!r} must be a finite number from 0 to "
+            f"{_FLOAT32_MAX:.4g} (float32), got {str(number)[:40]}"
         )
     return value
 

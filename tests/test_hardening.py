@@ -429,6 +429,21 @@ def test_item4_hostile_model_metadata_is_one_line(tmp_path, env, case):
         assert_usage_error(result, str(model), HOSTILE_MESSAGES[case])
 
 
+@pytest.mark.parametrize(
+    "delta, message",
+    [("1.5", "'huber_delta' must be a number, got '1.5'"),
+     (1e300, "'huber_delta' must be a finite number from 0"),
+     (0, "'huber_delta' must be positive, got 0.0")],
+)  # fmt: skip
+def test_item4_bad_huber_delta_is_named(tmp_path, delta, message):
+    """The message names the field that is wrong (it once said 'alpha' for huber_delta)."""
+    arch = {"sizes": [6, 5, 3], "loss": "huber", "huber_delta": delta}
+    model = write_model(tmp_path / "m.npz", model_doc(architecture=arch))
+    with pytest.raises(DatasetError, match=message) as info:
+        load_network(model)
+    assert str(model) in str(info.value) and "'alpha'" not in str(info.value)
+
+
 def test_item4_encrypted_checkpoint_and_emnist_member(tmp_path, env):
     from numrec.training import Trainer
 
