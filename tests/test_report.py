@@ -584,7 +584,7 @@ def test_browser_csv_regression(browser, offline, capsys):
 
 
 @pytest.mark.slow
-def test_default_model_on_real_mnist_is_small_and_quick(offline, capsys):
+def test_default_model_on_real_mnist_is_small(offline, capsys):
     """The default numrec-train model (offline: mnist-sample) reported on the real MNIST
     test set: at most 2 MB (the seconds it took are printed, not asserted: a loaded
     machine is no fault of the report)."""
