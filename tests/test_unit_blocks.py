@@ -1,7 +1,8 @@
 """The pieces of the training step that split a layer's units into blocks: the strided
-BLAS product (against numpy in float64), the blocks themselves, the dropout masks of a
-block of units (against the documented bits of the sample's words), and the gradient of
-a deep, wide network at a batch of several shards (against a float64 numpy backprop)."""
+BLAS product (against numpy in float64), the blocks themselves, the tiled transpose that
+stores a block's deltas, the dropout masks of a block of units (against the documented
+bits of the sample's words), and the gradient of a deep, wide network at a batch of
+several shards (against a float64 numpy backprop)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from numba import njit
 import numrec
 from numrec.kernels.blas import gemm
 from numrec.kernels.codes import shard_size
-from numrec.kernels.layers import mask_units, unit_range
+from numrec.kernels.layers import mask_units, transpose_into, unit_range
 from numrec.kernels.random import draw
 
 
@@ -60,6 +61,20 @@ def test_unit_blocks_cover_the_layer_once_in_whole_cache_lines(n_units, blocks):
     assert np.array_equal(covered, np.arange(n_units))
     for lo, hi in ranges:
         assert lo == hi == n_units or (lo % 16 == 0 and (hi % 16 == 0 or hi == n_units))
+
+
+@njit
+def _transpose_into(C, rows, cols, out, offset):
+    transpose_into(C, rows, cols, out, offset)
+
+
+@pytest.mark.parametrize("rows,cols", [(1, 1), (15, 3), (16, 16), (17, 5), (40, 33), (128, 7)])
+def test_transpose_into_stores_the_transpose_and_leaves_the_rest(rows, cols):
+    C = np.random.default_rng(rows * cols).standard_normal(rows * cols).astype(np.float32)
+    out = np.full(rows * cols + 10, -1.0, dtype=np.float32)
+    _transpose_into(C, rows, cols, out, 3)
+    assert np.array_equal(out[3 : 3 + rows * cols].reshape(cols, rows), C.reshape(rows, cols).T)
+    assert (out[:3] == -1).all() and (out[3 + rows * cols :] == -1).all()
 
 
 @njit

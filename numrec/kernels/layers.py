@@ -228,15 +228,22 @@ def backprop_units(theta, w_off, sizes, a_off, acts, deltas_t, t_off, layer, cou
                    hidden, alpha, noise, ids):  # fmt: skip
     """Units v0 .. v1-1 of the deltas of layer ``layer - 1`` from those of ``layer``, for
     all ``count`` rows, in the transposed layout the weight gradient reads:
-    delta^T_{l-1}[v0:v1] = W_l[:, v0:v1]^T @ delta^T_l, times f'(a_{l-1}) and the dropout
-    mask of layer l-1 (``times_kept_derivative``'s masks, by blocks of units)."""
+    delta^T_{l-1}[v0:v1] = (delta_l @ W_l[:, v0:v1])^T, times f'(a_{l-1}) and the dropout
+    mask of layer l-1 (``times_kept_derivative``'s masks, by blocks of units).
+
+    The product is taken with the rows of the batch as its columns, (count, cols) =
+    delta_l (from its transpose) @ W_l[:, v0:v1], into a scratch block, then scaled row by
+    row and stored transposed. Taken directly in the transposed layout, W_l[:, v0:v1]^T @
+    delta^T_l, BLAS ran it 30-50 % slower (OpenBLAS, AMD EPYC, 1 thread: 1024 -> 1024
+    units at 128 rows 7.9 against 5.1 ms; 2048 -> 2048 24-30 against 17-19 ms): the
+    weights, the large operand, then stood where BLAS packs the small one."""
     n_prev, n_out = sizes[layer - 1], sizes[layer]
     cols = v1 - v0
     if cols <= 0:
         return
-    dt0 = t_off[layer - 1] + v0 * count
-    gemm(True, False, cols, count, n_out, 1.0, theta[w_off[layer - 1] + v0 :], n_prev,
-         deltas_t[t_off[layer] :], count, 0.0, deltas_t[dt0:], count)  # fmt: skip
+    C = np.empty(count * cols, dtype=np.float32)
+    gemm(True, False, count, cols, n_out, 1.0, deltas_t[t_off[layer] :], count,
+         theta[w_off[layer - 1] + v0 :], n_prev, 0.0, C, cols)  # fmt: skip
     rate = dropout_rate(noise, layer - 1)
     dropped = rate > 0
     one = np.float32(1.0)
@@ -254,15 +261,39 @@ def backprop_units(theta, w_off, sizes, a_off, acts, deltas_t, t_off, layer, cou
         if dropped:
             units_mask(key, ids[i], drop, keep, v0, m, noise)
         a = acts[a0 + i * n_prev : a0 + i * n_prev + cols]
+        d = C[i * cols : (i + 1) * cols]
+        # one loop per activation over a contiguous row, each vectorised
+        if hidden == 0:
+            for j in range(cols):
+                d[j] *= m[j] * (one if a[j] > 0 else alpha)
+        elif hidden == 1:
+            for j in range(cols):
+                d[j] *= m[j] if a[j] > 0 else np.float32(0.0)
+        elif hidden == 2:
+            for j in range(cols):
+                u = a[j] * unkeep  # tanh' at the activation before dropout
+                d[j] *= m[j] * (one - u * u)
+        else:
+            for j in range(cols):
+                u = a[j] * unkeep  # sigmoid' likewise
+                d[j] *= m[j] * (u * (one - u))
+    transpose_into(C, count, cols, deltas_t, t_off[layer - 1] + v0 * count)
+
+
+TILE = 16  # rows per tile of a transpose: 16 floats, one cache line of each output row
+
+
+@njit(**INNER_JIT)
+def transpose_into(C, rows, cols, out, offset):
+    """out[offset + j * rows + i] <- C[i * cols + j]: the (rows, cols) matrix C stored as
+    its transpose. Tiles of 16 rows, so each output row gets a whole cache line at a time
+    while the tile's 16 input rows stay in cache."""
+    for i0 in range(0, rows, TILE):
+        i1 = min(rows, i0 + TILE)
         for j in range(cols):
-            d = dt0 + j * count + i
-            if hidden == 0:
-                deltas_t[d] *= m[j] * (one if a[j] > 0 else alpha)
-            elif hidden == 1:
-                deltas_t[d] *= m[j] if a[j] > 0 else np.float32(0.0)
-            else:
-                u = a[j] * unkeep  # tanh' and sigmoid' at the activation before dropout
-                deltas_t[d] *= m[j] * ((one - u * u) if hidden == 2 else u * (one - u))
+            base = offset + j * rows
+            for i in range(i0, i1):
+                out[base + i] = C[i * cols + j]
 
 
 @njit(**INNER_JIT)
