@@ -11,7 +11,7 @@ from engine_helpers import blobs
 
 import numrec
 from numrec.kernels.codes import shard_size
-from numrec.kernels.step import TASK_PARAMS, task_plan
+from numrec.kernels.step import MIN_TASK_ROWS, TASK_PARAMS, task_plan
 
 SCRIPT = textwrap.dedent(
     """
@@ -70,12 +70,19 @@ def test_layers_split_into_several_tasks_do_not_depend_on_threads():
 
 
 def test_task_plan_covers_every_unit_once_largest_first():
-    for sizes in ([784, 512, 256, 10], [784, 256, 10], [10, 1000, 10], [12, 16, 8, 3]):
+    for sizes in ([784, 512, 256, 10], [784, 256, 10], [10, 1000, 10], [12, 16, 8, 3],
+                  [784, 2048, 768, 10]):  # fmt: skip
         tasks = task_plan(sizes)
         costs = [sizes[layer - 1] * (r1 - r0) for layer, r0, r1 in tasks]
         assert costs == sorted(costs, reverse=True)
-        assert max(costs) <= max(TASK_PARAMS, max(sizes))
         for layer in range(1, len(sizes)):
+            n_in, n_out = sizes[layer - 1], sizes[layer]
+            blocks = sum(t[0] == layer for t in tasks)
+            # no more blocks than TASK_PARAMS asks for (one more to make them even), and
+            # in a wide layer none with fewer than about MIN_TASK_ROWS units
+            assert blocks <= -(-(n_in * n_out) // TASK_PARAMS) + 1, (sizes, layer)
+            most = max(2, n_out // MIN_TASK_ROWS)
+            assert blocks <= most + most % 2, (sizes, layer)
             rows = sorted(r for lay, r0, r1 in tasks if lay == layer for r in range(r0, r1))
             assert rows == list(range(sizes[layer])), (sizes, layer)
             if sizes[layer - 1] * sizes[layer] >= TASK_PARAMS // 2:  # two threads share them
