@@ -519,6 +519,67 @@ def test_numrec_eval_scores_a_fitted_estimator(tmp_path):
     assert report["accuracy"] == pytest.approx(est.score(ds.test.X, ds.test.y), abs=1e-12)
 
 
+def _predict_cli(model, rows_file, capsys) -> list[dict]:
+    from cli_helpers import run_main
+
+    result = run_main("numrec-predict", model, rows_file, "--json", capsys=capsys)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_numrec_predict_answers_as_the_fitted_estimators(iris, tmp_path, cli_inprocess, capsys):
+    """numrec-predict on CSV rows, with a saved estimator's network: the classes
+    ``predict`` gives (rows without a header: the features in order), the labels of a
+    multi-label classifier, and the regressor's values in the user's units. An estimator
+    fitted on a DataFrame finds its features by name in a header, in any order."""
+    pd = pytest.importorskip("pandas", reason="needs pandas: pip install 'numrec[test]'")
+    X, y = iris
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = quick().fit(X, y)
+        labels = np.stack([X[:, 0] > 0, X[:, 1] + X[:, 2] > 0], 1).astype(int)
+        multi = quick(max_iter=200).fit(X, labels)
+        reg = MLPRegressor(hidden_layer_sizes=(8,), max_iter=60, random_state=0,
+                           threads=1).fit(X[:, 1:], 10.0 + 3.0 * X[:, 0])  # fmt: skip
+    rows = tmp_path / "rows.csv"
+    np.savetxt(rows, X, delimiter=",", fmt="%.9g")
+    X = np.loadtxt(rows, delimiter=",")  # what the file holds
+
+    got = _predict_cli(clf.to_numrec().save(tmp_path / "clf.npz"), rows, capsys)
+    assert [g["line"] for g in got] == list(range(1, len(X) + 1))
+    assert [g["label"] for g in got] == clf.predict(X).tolist()
+    np.testing.assert_allclose([g["probability"] for g in got],
+                               clf.predict_proba(X).max(1), rtol=1e-6)  # fmt: skip
+
+    got = _predict_cli(multi.to_numrec().save(tmp_path / "multi.npz"), rows, capsys)
+    expected = multi.predict(X)
+    assert 0 < expected.sum() < expected.size  # both answers occur
+    assert [g["labels"] for g in got] == [[str(j) for j in np.flatnonzero(r)] for r in expected]
+
+    reg_rows = tmp_path / "reg_rows.csv"
+    np.savetxt(reg_rows, X[:, 1:], delimiter=",", fmt="%.9g")
+    got = _predict_cli(reg.to_numrec().save(tmp_path / "reg.npz"), reg_rows, capsys)
+    np.testing.assert_allclose([g["values"]["0"] for g in got], reg.predict(X[:, 1:]),
+                               rtol=1e-5)  # fmt: skip
+
+    # fitted on a DataFrame: the header finds the features by name, other columns ignored
+    names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        named = quick().fit(pd.DataFrame(X, columns=names), y)
+    table = pd.DataFrame(X, columns=names)[names[::-1]].assign(note="x")
+    table.to_csv(tmp_path / "named.csv", index=False)
+    got = _predict_cli(named.to_numrec().save(tmp_path / "named.npz"), tmp_path / "named.csv",
+                       capsys)  # fmt: skip
+    assert [g["label"] for g in got] == named.predict(pd.DataFrame(X, columns=names)).tolist()
+    # fitted on an array: a header cannot be matched to the features, and says so
+    from cli_helpers import assert_usage_error, run_main
+
+    refused = run_main("numrec-predict", tmp_path / "clf.npz", tmp_path / "named.csv",
+                       capsys=capsys)  # fmt: skip
+    assert_usage_error(refused, "named.csv", "line 1 is a header", "have no names")
+
+
 def test_onnx_export_of_fitted_estimators(iris, tmp_path):
     """The networks of a fitted classifier and regressor, exported to ONNX, give in
     onnxruntime what the estimators give (probabilities; values in the user's units)."""

@@ -342,8 +342,23 @@ class BaseMLP(BaseEstimator):
         net = self._network.copy()
         # the estimator's rows are floats taken as they are: the ONNX export and
         # numrec-predict read this to take float32 input unscaled
-        net.meta = {**net.meta, "input_scaling": "float32 as is", "sklearn": self._numrec_meta()}
+        net.meta = {**net.meta, "input_scaling": "float32 as is", "sklearn": self._numrec_meta(),
+                    "task": self._task(), **self._row_layout()}  # fmt: skip
         return net
+
+    def _row_layout(self) -> dict:
+        """The layout numrec-predict reads CSV rows by, as a model trained on a CSV file
+        stores it: every column a feature, in order, named as the estimator's
+        ``feature_names_in_`` when it was fitted on a table with column names (a header
+        then finds them by name), else unnamed (rows without a header)."""
+        d = int(self.n_features_in_)
+        names = getattr(self, "feature_names_in_", None)
+        return {"columns": None if names is None else [str(n) for n in names],
+                "n_columns": d, "feature_columns": list(range(d)), "delimiter": ","}  # fmt: skip
+
+    def _task(self) -> str:
+        """The task the saved model reports ("regression"; the classifier says its own)."""
+        return "regression"
 
     def _numrec_meta(self) -> dict:
         return {"estimator": type(self).__name__}

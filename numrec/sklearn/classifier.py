@@ -251,6 +251,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return self.classes_[np.argmax(P, axis=1)]
 
     # -- numrec --------------------------------------------------------------------------
+    def _task(self) -> str:
+        return "multilabel" if self._multilabel else "classification"
+
     def _numrec_meta(self) -> dict:
         classes = self.classes_.tolist()
         if self._multilabel:

@@ -212,8 +212,9 @@ def read_rows(path: Path, meta: dict) -> tuple[np.ndarray, list[int]]:
     if not all(is_number(f) for f in first):  # a header: features by name
         if not names:
             raise DatasetError(
-                f"{path}: line {lines[0][0]} is a header, but the model's training file had "
-                "none, so its columns have no names; give rows without a header"
+                f"{path}: line {lines[0][0]} is a header, but the model's features have no "
+                "names (its training file had no header, or its estimator was fitted on an "
+                "array); give rows without a header"
             )
         where = {name: i for i, name in enumerate(first)}
         missing = [names[c] for c in features if names[c] not in where]
