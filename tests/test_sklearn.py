@@ -580,6 +580,19 @@ def test_numrec_predict_answers_as_the_fitted_estimators(iris, tmp_path, cli_inp
     assert_usage_error(refused, "named.csv", "line 1 is a header", "have no names")
 
 
+def test_a_csv_models_row_layout_survives_the_estimator():
+    """from_numrec of a CSV-trained network, then to_numrec: the file's column names and
+    which columns are features stay (numrec-predict still finds them by name)."""
+    net = numrec.Network([3, 4, 2], seed=0)
+    net.class_names = ["no", "yes"]
+    layout = {"columns": ["a", "label", "b", "c"], "n_columns": 4, "feature_columns": [0, 2, 3],
+              "delimiter": ";"}  # fmt: skip
+    net.meta.update(layout)
+    back = MLPClassifier.from_numrec(net).to_numrec()
+    assert {k: back.meta[k] for k in layout} == layout
+    assert back.meta["task"] == "classification"
+
+
 def test_onnx_export_of_fitted_estimators(iris, tmp_path):
     """The networks of a fitted classifier and regressor, exported to ONNX, give in
     onnxruntime what the estimators give (probabilities; values in the user's units)."""

@@ -350,9 +350,13 @@ class BaseMLP(BaseEstimator):
         """The layout numrec-predict reads CSV rows by, as a model trained on a CSV file
         stores it: every column a feature, in order, named as the estimator's
         ``feature_names_in_`` when it was fitted on a table with column names (a header
-        then finds them by name), else unnamed (rows without a header)."""
+        then finds them by name), else unnamed (rows without a header). A network that
+        came with a layout (``from_numrec`` of a CSV-trained model) keeps it unless the
+        estimator has names of its own."""
         d = int(self.n_features_in_)
         names = getattr(self, "feature_names_in_", None)
+        if names is None and "feature_columns" in self._network.meta:
+            return {}
         return {"columns": None if names is None else [str(n) for n in names],
                 "n_columns": d, "feature_columns": list(range(d)), "delimiter": ","}  # fmt: skip
 
