@@ -261,22 +261,7 @@ def backprop_units(theta, w_off, sizes, a_off, acts, deltas_t, t_off, layer, cou
         if dropped:
             units_mask(key, ids[i], drop, keep, v0, m, noise)
         a = acts[a0 + i * n_prev : a0 + i * n_prev + cols]
-        d = C[i * cols : (i + 1) * cols]
-        # one loop per activation over a contiguous row, each vectorised
-        if hidden == 0:
-            for j in range(cols):
-                d[j] *= m[j] * (one if a[j] > 0 else alpha)
-        elif hidden == 1:
-            for j in range(cols):
-                d[j] *= m[j] if a[j] > 0 else np.float32(0.0)
-        elif hidden == 2:
-            for j in range(cols):
-                u = a[j] * unkeep  # tanh' at the activation before dropout
-                d[j] *= m[j] * (one - u * u)
-        else:
-            for j in range(cols):
-                u = a[j] * unkeep  # sigmoid' likewise
-                d[j] *= m[j] * (u * (one - u))
+        times_masked_derivative(C[i * cols : (i + 1) * cols], a, m, hidden, alpha, unkeep)
     transpose_into(C, count, cols, deltas_t, t_off[layer - 1] + v0 * count)
 
 
@@ -469,25 +454,32 @@ def times_kept_derivative(D, A, hidden, alpha, rate, stream, noise, ids):
     unkeep = np.float32((65536 - drop) / 65536.0)
     key = stream_key(noise.seed, noise.epoch, stream)
     m = np.empty(cols, dtype=np.float32)
-    one = np.float32(1.0)
     for i in range(rows):
         mask_units(absorb(key, ids[i] + noise.row_offset), drop, keep, 0, m)
-        d, a = D[i], A[i]
-        # one loop per activation, each vectorised
-        if hidden == 0:
-            for j in range(cols):
-                d[j] *= m[j] * (one if a[j] > 0 else alpha)
-        elif hidden == 1:
-            for j in range(cols):
-                d[j] *= m[j] if a[j] > 0 else np.float32(0.0)
-        elif hidden == 2:
-            for j in range(cols):
-                u = a[j] * unkeep
-                d[j] *= m[j] * (one - u * u)
-        else:
-            for j in range(cols):
-                u = a[j] * unkeep
-                d[j] *= m[j] * u * (one - u)
+        times_masked_derivative(D[i], A[i], m, hidden, alpha, unkeep)
+
+
+@njit(**INNER_JIT)
+def times_masked_derivative(d, a, m, hidden, alpha, unkeep):
+    """d <- d * m * f'(z) for one row (or a block of one row's units): ``m`` the dropout
+    mask (0 or keep; all 1 without dropout), ``a`` the dropped-out activations, so
+    tanh' and sigmoid' are taken at a * unkeep (the activation before dropout); (leaky)
+    ReLU's needs only the sign. One plain loop per activation, so that each vectorises."""
+    one = np.float32(1.0)
+    if hidden == 0:
+        for j in range(d.size):
+            d[j] *= m[j] * (one if a[j] > 0 else alpha)
+    elif hidden == 1:
+        for j in range(d.size):
+            d[j] *= m[j] if a[j] > 0 else np.float32(0.0)
+    elif hidden == 2:
+        for j in range(d.size):
+            u = a[j] * unkeep
+            d[j] *= m[j] * (one - u * u)
+    else:
+        for j in range(d.size):
+            u = a[j] * unkeep
+            d[j] *= m[j] * (u * (one - u))
 
 
 @njit(**INNER_JIT)
